@@ -1,0 +1,1 @@
+"""Rapport: live chat and push for online shops."""

@@ -1,0 +1,1 @@
+"""REST endpoints, one module per resource; every body validated by the same models as frames."""

@@ -1,0 +1,94 @@
+"""create_app(settings): the routes, the error mapping and the lifespan that wires the parts."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from server.api import agents, conversations, health, session
+from server.api.edge import problem_response
+from server.errors import Problem
+from server.node import Node
+from server.protocol import ErrorCode
+from server.settings import Settings
+from server.ws.agent import agent_endpoint
+from server.ws.widget import widget_endpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("rapport")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    node = Node(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await node.open()
+        log.info(
+            "rapport ready (store %s, broker %s)",
+            settings.database_path,
+            "redis" if settings.redis_url else "in-process",
+        )
+        try:
+            yield
+        finally:
+            await node.close()
+
+    async def problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Problem)  # noqa: S101 - registered for Problem only
+        return problem_response(exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101
+        code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_REQUEST}.get(
+            exc.status_code, ErrorCode.INVALID_REQUEST
+        )
+        response = problem_response(Problem(code, str(exc.detail)))
+        response.status_code = exc.status_code
+        return response
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem_response(Problem(ErrorCode.INTERNAL, "internal error"))
+
+    def page(path: Path) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return FileResponse(path)
+
+        return Route("/" if path.parent.name == "demo" else "/console", endpoint)
+
+    routes = [
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        Route("/api/v1/session", session.login, methods=["POST"]),
+        Route("/api/v1/session", session.whoami, methods=["GET"]),
+        Route("/api/v1/session", session.logout, methods=["DELETE"]),
+        Route("/api/v1/agents", agents.list_agents, methods=["GET"]),
+        Route("/api/v1/conversations", conversations.list_conversations, methods=["GET"]),
+        Route("/api/v1/conversations/{conversation_id:str}/events", conversations.transcript, methods=["GET"]),
+        WebSocketRoute("/ws/widget", widget_endpoint),
+        WebSocketRoute("/ws/agent", agent_endpoint),
+        page(ROOT / "static" / "demo" / "index.html"),
+        page(ROOT / "agent_console" / "index.html"),
+        Mount("/console", StaticFiles(directory=ROOT / "agent_console", check_dir=False), name="console"),
+        Mount("/widget", StaticFiles(directory=ROOT / "static" / "widget", check_dir=False), name="widget"),
+        Mount("/static", StaticFiles(directory=ROOT / "static", check_dir=False), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={Problem: problem, HTTPException: http_error, Exception: server_error},
+    )
+    app.state.node = node
+    return app

@@ -1,0 +1,1 @@
+"""Who is who: agent passwords and sessions, visitor tokens, shop-signed customer identities, origins."""

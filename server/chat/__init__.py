@@ -1,0 +1,1 @@
+"""Conversations between shoppers and agents: messages, queue and assignment, presence, access."""

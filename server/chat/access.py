@@ -1,0 +1,41 @@
+"""Who is acting, and which conversations they may read or write."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from server.protocol import ConversationSummary
+
+
+class Actor(msgspec.Struct, frozen=True):
+    type: Literal["customer", "agent"]
+    id: str
+    name: str | None = None
+    role: str | None = None  # agents only: agent, marketer, admin
+
+    @property
+    def is_admin(self) -> bool:
+        return self.type == "agent" and self.role == "admin"
+
+    @property
+    def answers_chats(self) -> bool:
+        return self.type == "agent" and self.role in ("agent", "admin")
+
+
+def can_read(actor: Actor, conversation: ConversationSummary) -> bool:
+    """Customers: their own. Agents: theirs and the waiting queue. Admins: all. Marketers: none."""
+    if actor.type == "customer":
+        return conversation.customer_id == actor.id
+    if actor.is_admin:
+        return True
+    return actor.answers_chats and (conversation.agent_id == actor.id or conversation.status == "waiting")
+
+
+def can_write(actor: Actor, conversation: ConversationSummary) -> bool:
+    if actor.type == "customer":
+        return conversation.customer_id == actor.id
+    if actor.is_admin:
+        return True
+    return actor.answers_chats and conversation.agent_id == actor.id

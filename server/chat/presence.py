@@ -1,0 +1,85 @@
+"""Agent presence: this process's agents, shared through the store, announced on the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from server import streams
+from server.broker import Broker
+from server.protocol import AgentInfo, Presence, encode
+from server.settings import Settings
+from server.store.agents import AgentStore
+
+log = logging.getLogger("rapport.presence")
+
+
+class PresenceService:
+    """Typing and presence are ephemeral: a lost presence frame is corrected by the next one.
+
+    Each process writes its agents' statuses with a heartbeat; a crashed process's rows age out
+    after `presence_ttl`. A change is announced to agents (the full list) and to customers (only
+    whether anyone is online, which is all the widget needs to say "online" or "leave a message").
+    """
+
+    def __init__(self, agents: AgentStore, broker: Broker, settings: Settings, process_id: str) -> None:
+        self._agents = agents
+        self._broker = broker
+        self._settings = settings
+        self._process_id = process_id
+        self._local: dict[str, dict[int, str]] = {}
+        self._last: list[AgentInfo] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._local.clear()
+        with contextlib.suppress(Exception):
+            await self._agents.heartbeat(self._process_id, {})
+
+    async def set(self, agent_id: str, connection: int, status: str | None) -> None:
+        """Record one connection's status (None: it closed), then share and announce."""
+        conns = self._local.setdefault(agent_id, {})
+        if status is None:
+            conns.pop(connection, None)
+            if not conns:
+                del self._local[agent_id]
+        else:
+            conns[connection] = status
+        await self.flush(force=True)
+
+    async def agents(self) -> list[AgentInfo]:
+        return await self._agents.presence(int(self._settings.presence_ttl * 1000))
+
+    async def flush(self, *, force: bool = False) -> None:
+        async with self._lock:
+            statuses = {
+                agent_id: ("online" if "online" in conns.values() else "away", len(conns))
+                for agent_id, conns in self._local.items()
+            }
+            await self._agents.heartbeat(self._process_id, statuses)
+            current = await self.agents()
+            if current == self._last and not force:
+                return
+            self._last = current
+        online = any(a.status == "online" for a in current)
+        await self._broker.publish(
+            streams.AGENTS, streams.frame_envelope(encode(Presence(agents_online=online, agents=current)))
+        )
+        await self._broker.publish(streams.CUSTOMERS, streams.frame_envelope(encode(Presence(agents_online=online))))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.presence_heartbeat)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("presence heartbeat failed")

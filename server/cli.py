@@ -1,0 +1,132 @@
+"""The `rapport` command: serve, migrate, agent add, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+import time
+
+import jwt
+import uvicorn
+
+from server.auth.passwords import Passwords
+from server.settings import Settings
+from server.store import Database
+from server.store.agents import AgentStore
+
+
+def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
+    """The WebSocket choices that keep connections lean and safe, in one place (Procfile too)."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_frame_bytes,
+        # Browsers always offer permessage-deflate; accepting it costs ~40-100 KB per connection.
+        "ws_per_message_deflate": False,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "rapport: several workers need REDIS_URL (the in-process broker fans out in one process)", file=sys.stderr
+        )
+        return 2
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level,
+        **uvicorn_config_kwargs(settings),  # type: ignore[arg-type]
+    )
+    return 0
+
+
+async def _migrate() -> int:
+    db = Database(Settings.from_env().database_path)
+    await db.open()
+    try:
+        applied = await db.migrate()
+        print(f"schema up to date (epoch {db.epoch})" + (f"; applied {', '.join(applied)}" if applied else ""))
+    finally:
+        await db.close()
+    return 0
+
+
+async def _agent_add(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    password = args.password or os.environ.get("RAPPORT_AGENT_PASSWORD") or getpass.getpass("password: ")
+    if len(password) < 8:
+        print("rapport: a password needs at least 8 characters", file=sys.stderr)
+        return 2
+    db = Database(settings.database_path)
+    await db.open()
+    try:
+        agents = AgentStore(db)
+        if await agents.by_email(args.email) is not None:
+            print(f"rapport: {args.email} already exists", file=sys.stderr)
+            return 1
+        agent_id = await agents.create(
+            email=args.email,
+            name=args.name,
+            role=args.role,
+            password_hash=Passwords(settings).hash_now(password),
+            max_concurrent=args.max_concurrent or settings.agent_max_concurrent,
+        )
+    finally:
+        await db.close()
+    print(f"{args.role} {args.email} created ({agent_id})")
+    return 0
+
+
+async def _demo() -> int:
+    settings = Settings.from_env()
+    db = Database(settings.database_path)
+    await db.open()
+    try:
+        secret = settings.shop_secret or await db.get_meta("shop_secret")
+    finally:
+        await db.close()
+    base = settings.public_url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    print(f"demo shop page:  {base}/\nagent console:   {base}/console  (first admin: {settings.admin_email})")
+    if secret:
+        token = jwt.encode({"sub": "demo-customer-1", "exp": int(time.time()) + 3600}, secret, algorithm="HS256")
+        print(f"shop secret:     {secret}\nsample customer JWT (1 h): {token}")
+    else:
+        print("start the server once (rapport serve) to generate the shop secret")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rapport", description="Live chat and push for online shops.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server (settings from the environment)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    sub.add_parser("migrate", help="apply database migrations")
+    agent = sub.add_parser("agent", help="manage agents")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    add = agent_sub.add_parser("add", help="create an agent account")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=["agent", "marketer", "admin"], default="agent")
+    add.add_argument("--password", help="default: $RAPPORT_AGENT_PASSWORD or a prompt")
+    add.add_argument("--max-concurrent", type=int)
+    sub.add_parser("demo", help="print the demo URLs, the shop secret and a sample customer token")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "migrate":
+        return asyncio.run(_migrate())
+    if args.command == "agent":
+        return asyncio.run(_agent_add(args))
+    return asyncio.run(_demo())

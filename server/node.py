@@ -1,0 +1,89 @@
+"""The running parts of one server process, wired together in one visible place."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+
+from server.auth.identity import VisitorTokens
+from server.auth.passwords import Passwords
+from server.auth.sessions import AgentSessions
+from server.broker import Broker, create_broker
+from server.chat.presence import PresenceService
+from server.chat.service import ChatService
+from server.hub import Hub
+from server.ids import new_id
+from server.settings import Settings
+from server.store import Database
+from server.store.agents import AgentStore
+from server.store.conversations import ConversationStore
+from server.store.customers import CustomerStore
+
+log = logging.getLogger("rapport")
+
+
+class Node:
+    """Opened by the app's lifespan, closed in reverse order on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.process_id = new_id("p")
+        self.db = Database(settings.database_path)
+        self.broker: Broker = create_broker(settings.redis_url)
+        self.conversations = ConversationStore(self.db)
+        self.agents = AgentStore(self.db)
+        self.customers = CustomerStore(self.db)
+        self.passwords = Passwords(settings)
+        self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
+        self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
+        # Set in open(): they need the store (epoch, generated secrets).
+        self.hub: Hub
+        self.visitor_tokens: VisitorTokens
+        self.sessions: AgentSessions
+        self.shop_secret = ""
+
+    async def open(self) -> None:
+        await self.db.open()
+        secret_keys = await self._secret_list("secret_key", self.settings.secret_key)
+        self.shop_secret = (await self._secret_list("shop_secret", self.settings.shop_secret))[0]
+        self.visitor_tokens = VisitorTokens(secret_keys, self.settings.visitor_token_max_age)
+        self.sessions = AgentSessions(secret_keys, self.settings.session_max_age)
+        await self._first_admin()
+        self.hub = Hub(self.broker, self.conversations, self.settings, self.db.epoch)
+        await self.broker.connect()
+        self.hub.start()
+        self.presence.start()
+
+    async def close(self) -> None:
+        await self.presence.stop()
+        await self.hub.stop()
+        await self.broker.close()
+        await self.db.close()
+
+    async def _secret_list(self, name: str, configured: str | None) -> list[str]:
+        """Configured keys (comma list, first signs) or one generated at first start and kept."""
+        if configured:
+            return [k.strip() for k in configured.split(",") if k.strip()]
+        await self.db.set_meta(name, secrets.token_urlsafe(32), only_if_missing=True)
+        stored = await self.db.get_meta(name)
+        assert stored is not None  # noqa: S101 - written just above
+        return [stored]
+
+    async def _first_admin(self) -> None:
+        if await self.agents.count() > 0:
+            return
+        password = self.settings.admin_password or secrets.token_urlsafe(12)
+        try:
+            await self.agents.create(
+                email=self.settings.admin_email,
+                name="Admin",
+                role="admin",
+                password_hash=await self.passwords.hash(password),
+                max_concurrent=self.settings.agent_max_concurrent,
+            )
+        except sqlite3.IntegrityError:
+            return  # another process created it first
+        if not self.settings.admin_password:
+            # Printed once, on the first start only: there is no other copy of it.
+            print(f"rapport: first admin {self.settings.admin_email} / password {password}", flush=True)

@@ -1,0 +1,122 @@
+"""Every setting, read once from the environment, typed, with its default and meaning."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Built once by create_app() and passed down; tests build it directly."""
+
+    database_path: str = "rapport.db"
+    redis_url: str | None = None
+    public_url: str | None = None
+    secret_key: str | None = None
+    shop_secret: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    admin_email: str = "admin@example.com"
+    admin_password: str | None = None
+    max_message_chars: int = 4000
+    max_frame_bytes: int = 65536
+    rate_per_second: float = 10.0
+    rate_burst: int = 30
+    send_queue_frames: int = 512
+    hello_timeout: float = 10.0
+    replay_limit: int = 1000
+    snapshot_events: int = 200
+    agent_max_concurrent: int = 5
+    auto_assign: bool = True
+    presence_ttl: float = 45.0
+    presence_heartbeat: float = 15.0
+    position_check_interval: float = 30.0
+    session_max_age: int = 12 * 3600
+    visitor_token_max_age: int = 365 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read RAPPORT_* (and the platform's DATABASE_URL, REDIS_URL) from the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, (var, _doc) in DOCS.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            values[name] = _parse(name, raw)
+        values.update(overrides)
+        try:
+            return msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SystemExit(f"invalid setting: {exc}") from exc
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name == "allowed_origins":
+        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name == "database_path":
+        return raw.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return raw
+
+
+# name -> (environment variable, meaning). docs/settings.md is generated from this table
+# (`python -m server.schema`), and a test keeps the two in step.
+DOCS: dict[str, tuple[str, str]] = {
+    "database_path": ("DATABASE_URL", "SQLite file (`sqlite:///path` or a plain path)."),
+    "redis_url": ("REDIS_URL", "Redis for fan-out between processes and hosts; unset: in-process broker."),
+    "public_url": ("RAPPORT_PUBLIC_URL", "The URL customers reach this server at (links, own origin)."),
+    "secret_key": (
+        "RAPPORT_SECRET_KEY",
+        "Signs sessions and visitor tokens; comma-separated list to rotate (first signs). Unset: generated once and"
+        " kept in the database.",
+    ),
+    "shop_secret": (
+        "RAPPORT_SHOP_SECRET",
+        "Shared with the shop's back end to sign customer identities (JWT HS256 or HMAC-SHA256 of the user id)."
+        " Unset: generated once, kept in the database, shown by `rapport demo`.",
+    ),
+    "allowed_origins": (
+        "RAPPORT_ALLOWED_ORIGINS",
+        "Comma-separated origins whose pages may open the widget socket (the shop's sites). This server's own"
+        " origin is always allowed.",
+    ),
+    "admin_email": ("RAPPORT_ADMIN_EMAIL", "E-mail of the first admin, created at first start."),
+    "admin_password": (
+        "RAPPORT_ADMIN_PASSWORD",
+        "Password of the first admin; unset: a random one is printed once at first start.",
+    ),
+    "max_message_chars": ("RAPPORT_MAX_MESSAGE_CHARS", "Longest chat message, in characters."),
+    "max_frame_bytes": ("RAPPORT_MAX_FRAME_BYTES", "Largest WebSocket frame accepted; larger closes with 1009."),
+    "rate_per_second": ("RAPPORT_RATE_PER_SECOND", "Frames per second a connection may send, sustained."),
+    "rate_burst": ("RAPPORT_RATE_BURST", "Frames a connection may send in a burst above the sustained rate."),
+    "send_queue_frames": (
+        "RAPPORT_SEND_QUEUE_FRAMES",
+        "Frames queued for one connection before it counts as a slow consumer and is closed with 4001.",
+    ),
+    "hello_timeout": ("RAPPORT_HELLO_TIMEOUT", "Seconds a new connection has to send its hello."),
+    "replay_limit": (
+        "RAPPORT_REPLAY_LIMIT",
+        "Most events a resume replays; a client further behind gets a reset with a snapshot.",
+    ),
+    "snapshot_events": ("RAPPORT_SNAPSHOT_EVENTS", "Events in a reset snapshot (the latest ones)."),
+    "agent_max_concurrent": ("RAPPORT_AGENT_MAX_CONCURRENT", "Default cap of open conversations per agent."),
+    "auto_assign": ("RAPPORT_AUTO_ASSIGN", "Assign waiting conversations to the least busy online agent."),
+    "presence_ttl": ("RAPPORT_PRESENCE_TTL", "Seconds after which a silent process's agents count as offline."),
+    "presence_heartbeat": ("RAPPORT_PRESENCE_HEARTBEAT", "Seconds between presence heartbeats of a process."),
+    "position_check_interval": (
+        "RAPPORT_POSITION_CHECK_INTERVAL",
+        "Seconds between checks of every live stream against the store (catches a lost last message).",
+    ),
+    "session_max_age": ("RAPPORT_SESSION_MAX_AGE", "Seconds an agent's console session lasts."),
+    "visitor_token_max_age": ("RAPPORT_VISITOR_TOKEN_MAX_AGE", "Seconds a visitor token stays valid."),
+    "argon2_time_cost": ("RAPPORT_ARGON2_TIME_COST", "Argon2id passes for agent passwords."),
+    "argon2_memory_kib": ("RAPPORT_ARGON2_MEMORY_KIB", "Argon2id memory per hash, KiB."),
+    "argon2_parallelism": ("RAPPORT_ARGON2_PARALLELISM", "Argon2id lanes."),
+    "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
+}

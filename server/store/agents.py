@@ -1,0 +1,115 @@
+"""Agents (agents, marketers, admins) and their presence across server processes."""
+
+from __future__ import annotations
+
+import aiosqlite
+import msgspec
+
+from server.ids import new_id, now_ms
+from server.protocol import AgentInfo, PresenceStatus
+from server.store.db import Database, Row
+
+
+class AgentRecord(msgspec.Struct):
+    id: str
+    email: str
+    name: str
+    role: str
+    password_hash: str
+    max_concurrent: int
+    session_version: int
+    disabled: bool
+
+
+def _record(row: Row) -> AgentRecord:
+    return AgentRecord(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=row["role"],
+        password_hash=row["password_hash"],
+        max_concurrent=row["max_concurrent"],
+        session_version=row["session_version"],
+        disabled=bool(row["disabled"]),
+    )
+
+
+class AgentStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, *, email: str, name: str, role: str, password_hash: str, max_concurrent: int) -> str:
+        agent_id = new_id("a")
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO agents (id, email, name, role, password_hash, max_concurrent, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (agent_id, email, name, role, password_hash, max_concurrent, now_ms()),
+            )
+        return agent_id
+
+    async def count(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM agents")
+        return int(row["n"]) if row else 0
+
+    async def by_email(self, email: str) -> AgentRecord | None:
+        row = await self.db.fetchone("SELECT * FROM agents WHERE email = ?", (email,))
+        return _record(row) if row else None
+
+    async def by_id(self, agent_id: str) -> AgentRecord | None:
+        row = await self.db.fetchone("SELECT * FROM agents WHERE id = ?", (agent_id,))
+        return _record(row) if row else None
+
+    async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
+
+    # -------------------------------------------------------------- presence
+
+    @staticmethod
+    async def least_busy_online(tx: aiosqlite.Connection, ttl_ms: int) -> str | None:
+        """The online agent with the fewest assigned chats, under their cap; ties: longest idle."""
+        async with tx.execute(
+            """
+            SELECT a.id,
+                   (SELECT COUNT(*) FROM conversations c WHERE c.agent_id = a.id AND c.status = 'assigned') AS load,
+                   (SELECT MAX(c.updated_at) FROM conversations c WHERE c.agent_id = a.id) AS last_at
+            FROM agents a
+            WHERE a.disabled = 0 AND a.role IN ('agent', 'admin')
+              AND EXISTS (SELECT 1 FROM agent_presence p
+                          WHERE p.agent_id = a.id AND p.status = 'online' AND p.heartbeat_at >= ?)
+              AND (SELECT COUNT(*) FROM conversations c WHERE c.agent_id = a.id AND c.status = 'assigned')
+                  < a.max_concurrent
+            ORDER BY load, COALESCE(last_at, 0), a.id
+            LIMIT 1
+            """,
+            (now_ms() - ttl_ms,),
+        ) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
+
+    async def heartbeat(self, process_id: str, statuses: dict[str, tuple[str, int]]) -> None:
+        """Record this process's agents: {agent_id: (status, connections)}; others of it vanish."""
+        now = now_ms()
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM agent_presence WHERE process_id = ?", (process_id,))
+            await tx.executemany(
+                "INSERT INTO agent_presence (agent_id, process_id, status, connections, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(a, process_id, s, n, now) for a, (s, n) in statuses.items()],
+            )
+
+    async def presence(self, ttl_ms: int) -> list[AgentInfo]:
+        """Every agent with their status; online beats away across processes."""
+        rows = await self.db.fetchall(
+            """
+            SELECT a.id, a.name, a.role,
+                   COALESCE(MIN(CASE p.status WHEN 'online' THEN 0 WHEN 'away' THEN 1 END), 2) AS rank
+            FROM agents a LEFT JOIN agent_presence p ON p.agent_id = a.id AND p.heartbeat_at >= ?
+            WHERE a.disabled = 0 AND a.role IN ('agent', 'admin')
+            GROUP BY a.id ORDER BY a.name
+            """,
+            (now_ms() - ttl_ms,),
+        )
+        names: tuple[PresenceStatus, ...] = ("online", "away", "offline")
+        return [AgentInfo(id=r["id"], name=r["name"], role=r["role"], status=names[r["rank"]]) for r in rows]

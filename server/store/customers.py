@@ -1,0 +1,84 @@
+"""Customers: anonymous visitors and identified shop customers (the shop's user id)."""
+
+from __future__ import annotations
+
+import aiosqlite
+import msgspec
+
+from server.ids import new_id, now_ms
+from server.store.db import Database, Row
+
+
+class CustomerRecord(msgspec.Struct):
+    id: str
+    external_id: str | None
+    name: str | None
+    email: str | None
+
+
+def _record(row: Row) -> CustomerRecord:
+    return CustomerRecord(id=row["id"], external_id=row["external_id"], name=row["name"], email=row["email"])
+
+
+class CustomerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def by_id(self, customer_id: str) -> CustomerRecord | None:
+        row = await self.db.fetchone("SELECT id, external_id, name, email FROM customers WHERE id = ?", (customer_id,))
+        return _record(row) if row else None
+
+    async def create_visitor(self) -> str:
+        customer_id = new_id("cu")
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO customers (id, created_at) VALUES (?, ?)", (customer_id, now_ms()))
+        return customer_id
+
+    async def identify(
+        self, external_id: str, *, name: str | None, email: str | None, visitor_id: str | None
+    ) -> CustomerRecord:
+        """The customer record of a verified shop user, joining the visitor's history to it.
+
+        If the shop user is new here and the visitor is anonymous, the visitor row itself becomes
+        the customer (same id, nothing moves); otherwise the visitor's conversations move over.
+        """
+        async with self.db.transaction() as tx:
+            existing = await _one(
+                tx, "SELECT id, external_id, name, email FROM customers WHERE external_id = ?", (external_id,)
+            )
+            visitor = None
+            if visitor_id is not None:
+                visitor = await _one(
+                    tx, "SELECT id, external_id, name, email FROM customers WHERE id = ?", (visitor_id,)
+                )
+                if visitor is not None and visitor.external_id is not None:
+                    visitor = None  # already someone's record: a visitor token cannot claim it
+            if existing is None and visitor is not None:
+                await tx.execute("UPDATE customers SET external_id = ? WHERE id = ?", (external_id, visitor.id))
+                customer_id = visitor.id
+            elif existing is None:
+                customer_id = new_id("cu")
+                await tx.execute(
+                    "INSERT INTO customers (id, external_id, created_at) VALUES (?, ?, ?)",
+                    (customer_id, external_id, now_ms()),
+                )
+            else:
+                customer_id = existing.id
+                if visitor is not None and visitor.id != existing.id:
+                    await tx.execute(
+                        "UPDATE conversations SET customer_id = ? WHERE customer_id = ?", (existing.id, visitor.id)
+                    )
+            if name is not None or email is not None:
+                await tx.execute(
+                    "UPDATE customers SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?",
+                    (name, email, customer_id),
+                )
+            found = await _one(tx, "SELECT id, external_id, name, email FROM customers WHERE id = ?", (customer_id,))
+        assert found is not None  # noqa: S101 - written just above in the same transaction
+        return found
+
+
+async def _one(tx: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> CustomerRecord | None:
+    async with tx.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return _record(row) if row else None

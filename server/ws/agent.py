@@ -1,0 +1,113 @@
+"""The agent's socket: authenticated at the handshake by the console session cookie."""
+
+from __future__ import annotations
+
+from starlette.websockets import WebSocket
+
+from server import streams
+from server.auth.sessions import COOKIE
+from server.chat.access import Actor
+from server.node import Node
+from server.protocol import (
+    AgentInfo,
+    CloseCode,
+    ConversationTake,
+    ConversationTransfer,
+    ErrorCode,
+    Hello,
+    Presence,
+    PresenceSet,
+    Queue,
+    Welcome,
+    encode_text,
+)
+from server.ws.session import ClientSession, Terminate
+
+
+class AgentSession(ClientSession):
+    role = "agent"
+    sees_private = True
+
+    def __init__(self, websocket: WebSocket, node: Node) -> None:
+        super().__init__(websocket, node)
+        self.handlers.update(
+            {
+                ConversationTake: self.on_take,
+                ConversationTransfer: self.on_transfer,
+                PresenceSet: self.on_presence,
+            }
+        )
+        self.status = "online"
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        return ()  # the console is served by this server: its own origin only
+
+    async def before_accept(self) -> None:
+        session = self.node.sessions.read(self.ws.cookies.get(COOKIE))
+        agent = await self.node.agents.by_id(session[0]) if session else None
+        if session is None or agent is None or agent.disabled or agent.session_version != session[1]:
+            raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "log in to the console first")
+        if agent.role not in ("agent", "admin"):
+            raise Terminate(CloseCode.FORBIDDEN, ErrorCode.FORBIDDEN, "only agents and admins answer chats")
+        self.actor = Actor(type="agent", id=agent.id, name=agent.name, role=agent.role)
+
+    async def start(self, hello: Hello) -> None:
+        node, me = self.node, self.me
+        await node.hub.join(self.conn, streams.agent(me.id))
+        await node.hub.join(self.conn, streams.AGENTS)
+        conversations = await node.chat.conversations_of(me)
+        agents = await node.presence.agents()
+        online = any(a.status == "online" for a in agents)
+        self.conn.send(
+            encode_text(
+                Welcome(
+                    role="agent",
+                    epoch=node.db.epoch,
+                    max_message_chars=self.settings.max_message_chars,
+                    agents_online=online,
+                    conversations=conversations,
+                    agent=AgentInfo(id=me.id, name=me.name or "", role=me.role or "agent", status="online"),
+                )
+            )
+        )
+        self.conn.send(encode_text(Queue(waiting=await node.conversations.waiting())))
+        self.conn.send(encode_text(Presence(agents_online=online, agents=agents)))
+        await node.presence.set(me.id, self.conn.id, self.status)
+        follow = [c.id for c in conversations]
+        for conversation_id in hello.resume:
+            if conversation_id not in follow:
+                follow.append(conversation_id)
+        readable = []
+        for conversation_id in follow:
+            try:
+                await node.chat.readable(me, conversation_id)
+            except Exception:
+                self.error(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you")
+                continue
+            readable.append(conversation_id)
+        await self.follow_all(readable, hello)
+        await node.chat.auto_assign()
+
+    async def finish(self) -> None:
+        if self.actor is not None:
+            await self.node.presence.set(self.actor.id, self.conn.id, None)
+
+    async def on_take(self, f: ConversationTake) -> None:
+        self.ack(await self.node.chat.take(self.me, client_id=f.client_id, conversation_id=f.conversation_id))
+
+    async def on_transfer(self, f: ConversationTransfer) -> None:
+        self.ack(
+            await self.node.chat.transfer(
+                self.me, client_id=f.client_id, conversation_id=f.conversation_id, agent_id=f.agent_id
+            )
+        )
+
+    async def on_presence(self, f: PresenceSet) -> None:
+        self.status = f.status
+        await self.node.presence.set(self.me.id, self.conn.id, f.status)
+        if f.status == "online":
+            await self.node.chat.auto_assign()
+
+
+async def agent_endpoint(websocket: WebSocket) -> None:
+    await AgentSession(websocket, websocket.app.state.node).run()

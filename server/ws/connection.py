@@ -1,0 +1,114 @@
+"""One WebSocket as the hub's Peer: a bounded send queue drained by one writer task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.hub import Peer
+from server.protocol import CloseCode
+
+log = logging.getLogger("rapport.ws")
+
+_ids = itertools.count(1)
+
+
+class Connection(Peer):
+    """Frames are queued without waiting, so a broadcast never waits for a slow reader.
+
+    A client that stops reading fills its queue; it is then closed with SLOW_CONSUMER (4001)
+    rather than slowing anyone else or growing memory. It loses nothing: it reconnects and
+    resumes from its cursors.
+    """
+
+    def __init__(self, websocket: WebSocket, *, queue_frames: int, sees_private: bool) -> None:
+        super().__init__()
+        self.id = next(_ids)
+        self.websocket = websocket
+        self.sees_private = sees_private
+        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_frames)
+        self._writer: asyncio.Task[None] | None = None
+        self.close_code: int | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
+
+    def send(self, frame: str) -> None:
+        if self.closed:
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("connection %d is a slow consumer; closing", self.id)
+            self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your cursors")
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                frame = await self._queue.get()
+                try:
+                    await self.websocket.send_text(frame)
+                finally:
+                    self._queue.task_done()
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.closed = True
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from synchronous code (the hub's fan-out); the writer stops sending at once."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        if self._writer is not None:
+            self._writer.cancel()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def flush_and_close(self, code: int, reason: str) -> None:
+        """Let queued frames (an error explaining why) go out, for a second at most, then close."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), 1.0)
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        if self._writer is not None:
+            self._writer.cancel()
+        await self._close(code, reason)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=code, reason=reason[:120])
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
+class RateLimit:
+    """Token bucket per connection: `rate` frames/s sustained, `burst` above it."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+        self.refused = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            self.refused = 0
+            return True
+        self.refused += 1
+        return False

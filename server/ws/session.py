@@ -1,0 +1,249 @@
+"""The life of one client socket: origin check, hello, then frames in, validated, to the services.
+
+The widget and agent endpoints share this loop and differ only in how a hello becomes an actor
+and which frames they may send. Every frame is decoded and validated here, at the edge; a bad
+one gets an `error` frame with a code and the connection goes on serving the client.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server.auth.origins import origin_allowed, own_origin
+from server.chat.access import Actor
+from server.errors import Problem
+from server.node import Node
+from server.protocol import (
+    Ack,
+    ClientFrame,
+    CloseCode,
+    ConversationClose,
+    ConversationReopen,
+    Error,
+    ErrorCode,
+    FrameError,
+    Hello,
+    MessageEdit,
+    MessageSend,
+    Read,
+    Resume,
+    Typing,
+    decode_client_frame,
+    encode_text,
+)
+from server.ws.connection import Connection, RateLimit
+
+log = logging.getLogger("rapport.ws")
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class Terminate(Exception):
+    """Close the connection with `code` after telling the client why."""
+
+    def __init__(self, code: CloseCode, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.error = error
+        self.message = message
+
+
+class ClientSession(abc.ABC):
+    role: str
+    sees_private = False
+
+    def __init__(self, websocket: WebSocket, node: Node) -> None:
+        self.ws = websocket
+        self.node = node
+        self.settings = node.settings
+        self.conn = Connection(websocket, queue_frames=self.settings.send_queue_frames, sees_private=self.sees_private)
+        self.actor: Actor | None = None
+        self.rate = RateLimit(self.settings.rate_per_second, self.settings.rate_burst)
+        self.handlers: dict[type[Any], Handler] = {
+            MessageSend: self.on_message_send,
+            MessageEdit: self.on_message_edit,
+            Typing: self.on_typing,
+            Read: self.on_read,
+            Resume: self.on_resume,
+            ConversationClose: self.on_close,
+            ConversationReopen: self.on_reopen,
+        }
+
+    # -------------------------------------------------------------- role specifics
+
+    def origin_ok(self) -> bool:
+        own = own_origin(self.ws.headers, self.ws.url.scheme)
+        if self.node.settings.public_url:
+            own_public = self.node.settings.public_url.rstrip("/")
+            if self.ws.headers.get("origin", "").rstrip("/") == own_public:
+                return True
+        return origin_allowed(self.ws.headers.get("origin"), own, self.allowed_origins())
+
+    @abc.abstractmethod
+    def allowed_origins(self) -> tuple[str, ...]: ...
+
+    async def before_accept(self) -> None:
+        """Checks that can refuse the connection before its hello (raise Terminate)."""
+        return None
+
+    @abc.abstractmethod
+    async def start(self, hello: Hello) -> None:
+        """Turn the hello into self.actor, send welcome, join streams."""
+
+    async def finish(self) -> None:
+        """Undo start(): presence and the like."""
+        return None
+
+    def check_still_authorised(self) -> None:
+        """Called before every frame: identity proofs can expire mid-connection."""
+        return None
+
+    # -------------------------------------------------------------- the loop
+
+    async def run(self) -> None:
+        if not self.origin_ok():
+            log.warning("%s socket refused: origin %r", self.role, self.ws.headers.get("origin"))
+            await self.ws.close(code=1008)  # before accept: the handshake fails with HTTP 403
+            return
+        await self.ws.accept()
+        self.conn.start()
+        try:
+            await self.before_accept()
+            hello = await self._hello()
+            await self.start(hello)
+            await self._serve()
+        except Terminate as exc:
+            self.conn.send(encode_text(Error(code=exc.error, message=exc.message)))
+            await self.conn.flush_and_close(exc.code, exc.message)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.node.hub.leave_all(self.conn)
+            await self.finish()
+            await self.conn.stop()
+
+    async def _hello(self) -> Hello:
+        try:
+            raw = await asyncio.wait_for(self._receive(), self.settings.hello_timeout)
+        except TimeoutError:
+            raise Terminate(CloseCode.HELLO_TIMEOUT, ErrorCode.HELLO_REQUIRED, "no hello in time") from None
+        if raw is None:
+            raise WebSocketDisconnect(1000)
+        try:
+            frame = decode_client_frame(raw)
+        except FrameError as exc:
+            raise Terminate(CloseCode.BAD_PROTOCOL, exc.code, f"first frame must be a hello: {exc.message}") from None
+        if not isinstance(frame, Hello):
+            raise Terminate(CloseCode.BAD_PROTOCOL, ErrorCode.HELLO_REQUIRED, "first frame must be a hello")
+        return frame
+
+    async def _receive(self) -> str | None:
+        """The next text frame; None when the peer went away. Binary frames are refused."""
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return None
+            text = message.get("text")
+            if text is None:
+                self.error(ErrorCode.INVALID_FRAME, "frames are JSON text, not binary")
+                continue
+            if len(text) > self.settings.max_frame_bytes:
+                # uvicorn enforces ws_max_size already; this guards other servers.
+                await self.conn.flush_and_close(1009, "frame too large")
+                return None
+            return str(text)
+
+    async def _serve(self) -> None:
+        while not self.conn.closed:
+            raw = await self._receive()
+            if raw is None:
+                return
+            if not self.rate.allow():
+                if self.rate.refused > self.settings.rate_burst:
+                    raise Terminate(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, "too many frames; slow down")
+                self.error(ErrorCode.RATE_LIMITED, "too many frames; this one was dropped")
+                continue
+            self.check_still_authorised()
+            try:
+                await self._handle(decode_client_frame(raw))
+            except (FrameError, Problem) as exc:
+                self.error(exc.code, exc.message, exc.client_id)
+            except Terminate:
+                raise
+            except Exception:
+                log.exception("frame failed on %s connection %d", self.role, self.conn.id)
+                self.error(ErrorCode.INTERNAL, "internal error; nothing was stored", _client_id(raw))
+
+    async def _handle(self, frame: ClientFrame) -> None:
+        if isinstance(frame, Hello):
+            raise Problem(ErrorCode.INVALID_FRAME, "hello was already received")
+        handler = self.handlers.get(type(frame))
+        if handler is None:
+            raise Problem(ErrorCode.FORBIDDEN, f"a {self.role} cannot send {type(frame).__struct_config__.tag}")
+        await handler(frame)
+
+    def error(self, code: ErrorCode, message: str, client_id: str | None = None) -> None:
+        self.conn.send(encode_text(Error(code=code, message=message, client_id=client_id)))
+
+    def ack(self, ack: Ack) -> None:
+        self.conn.send(encode_text(ack))
+
+    @property
+    def me(self) -> Actor:
+        assert self.actor is not None  # noqa: S101 - set by start() before any frame is served
+        return self.actor
+
+    # -------------------------------------------------------------- frames both roles send
+
+    async def on_message_send(self, f: MessageSend) -> None:
+        self.ack(
+            await self.node.chat.send_message(
+                self.me, client_id=f.client_id, text=f.text, conversation_id=f.conversation_id, private=f.private
+            )
+        )
+
+    async def on_message_edit(self, f: MessageEdit) -> None:
+        self.ack(
+            await self.node.chat.edit_message(
+                self.me, client_id=f.client_id, conversation_id=f.conversation_id, seq=f.seq, text=f.text
+            )
+        )
+
+    async def on_typing(self, f: Typing) -> None:
+        if f.conversation_id not in self.conn.cursors:
+            raise Problem(ErrorCode.NOT_FOUND, "not following that conversation")
+        await self.node.chat.typing(self.me, f.conversation_id, f.active)
+
+    async def on_read(self, f: Read) -> None:
+        await self.node.chat.mark_read(self.me, f.conversation_id, f.seq)
+
+    async def on_resume(self, f: Resume) -> None:
+        await self.node.chat.readable(self.me, f.conversation_id)
+        await self.node.hub.follow(self.conn, f.conversation_id, f.after)
+
+    async def on_close(self, f: ConversationClose) -> None:
+        self.ack(await self.node.chat.close(self.me, client_id=f.client_id, conversation_id=f.conversation_id))
+
+    async def on_reopen(self, f: ConversationReopen) -> None:
+        self.ack(await self.node.chat.reopen(self.me, client_id=f.client_id, conversation_id=f.conversation_id))
+
+    async def follow_all(self, conversation_ids: list[str], hello: Hello) -> None:
+        for conversation_id in conversation_ids:
+            await self.node.hub.follow(
+                self.conn, conversation_id, hello.resume.get(conversation_id, 0), epoch=hello.epoch
+            )
+
+
+def _client_id(raw: str) -> str | None:
+    try:
+        frame = decode_client_frame(raw)
+    except FrameError:
+        return None
+    value = getattr(frame, "client_id", None)
+    return value if isinstance(value, str) else None

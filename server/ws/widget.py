@@ -1,0 +1,95 @@
+"""The shopper's socket: a visitor token or a shop-signed identity becomes a customer actor."""
+
+from __future__ import annotations
+
+from starlette.websockets import WebSocket
+
+from server import streams
+from server.auth.identity import IdentityError, VerifiedCustomer, still_valid, verify_customer
+from server.chat.access import Actor
+from server.node import Node
+from server.protocol import CloseCode, ErrorCode, Hello, Presence, Welcome, encode_text
+from server.ws.session import ClientSession, Terminate
+
+
+class WidgetSession(ClientSession):
+    role = "customer"
+    sees_private = False
+
+    def __init__(self, websocket: WebSocket, node: Node) -> None:
+        super().__init__(websocket, node)
+        self.verified: VerifiedCustomer | None = None
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        return self.settings.allowed_origins
+
+    async def start(self, hello: Hello) -> None:
+        node = self.node
+        visitor_id = await self._visitor(hello.visitor_token)
+        token = None
+        if hello.identity is not None:
+            try:
+                self.verified = verify_customer(hello.identity, node.shop_secret)
+            except IdentityError as exc:
+                raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, str(exc)) from None
+            record = await node.customers.identify(
+                self.verified.user_id, name=hello.identity.name, email=hello.identity.email, visitor_id=visitor_id
+            )
+            customer_id, name = record.id, record.name
+        else:
+            if visitor_id is None:
+                visitor_id = await node.customers.create_visitor()
+            # Reissued on every connect, so an active visitor's token never ages out.
+            customer_id, name, token = visitor_id, None, node.visitor_tokens.issue(visitor_id)
+        self.actor = Actor(type="customer", id=customer_id, name=name)
+        await node.hub.join(self.conn, streams.customer(customer_id))
+        await node.hub.join(self.conn, streams.CUSTOMERS)
+        conversations = await node.chat.conversations_of(self.actor)
+        agents = await node.presence.agents()
+        online = any(a.status == "online" for a in agents)
+        self.conn.send(
+            encode_text(
+                Welcome(
+                    role="customer",
+                    epoch=node.db.epoch,
+                    max_message_chars=self.settings.max_message_chars,
+                    agents_online=online,
+                    conversations=conversations,
+                    visitor_token=token,
+                    customer_id=customer_id,
+                )
+            )
+        )
+        self.conn.send(encode_text(Presence(agents_online=online)))
+        mine = {c.id for c in conversations}
+        for conversation_id in hello.resume:
+            if conversation_id not in mine:
+                self.error(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you")
+        # Follow what the client knows, plus every open conversation (a new tab knows nothing yet).
+        follow = [c.id for c in conversations if c.id in hello.resume or c.status != "closed"]
+        await self.follow_all(follow, hello)
+
+    async def _visitor(self, token: str | None) -> str | None:
+        """The anonymous customer a visitor token names, if it is still anonymous.
+
+        A token of a visitor who has since logged in grants nothing: only the shop's proof opens
+        an identified customer's conversations (an e-mail someone types proves nothing either).
+        """
+        if token is None:
+            return None
+        try:
+            customer_id = self.node.visitor_tokens.customer_id(token)
+        except IdentityError:
+            return None
+        record = await self.node.customers.by_id(customer_id)
+        if record is None or record.external_id is not None:
+            return None
+        return record.id
+
+    def check_still_authorised(self) -> None:
+        if not still_valid(self.verified):
+            raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "customer token expired; identify again")
+
+
+async def widget_endpoint(websocket: WebSocket) -> None:
+    await WidgetSession(websocket, websocket.app.state.node).run()
