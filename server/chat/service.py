@@ -38,8 +38,8 @@ log = logging.getLogger("rapport.chat")
 Publication = tuple[str, bytes]
 
 
-def _not_found(conversation_id: str) -> Problem:
-    return Problem(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you")
+def _not_found(conversation_id: str, client_id: str | None = None) -> Problem:
+    return Problem(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you", client_id)
 
 
 class ChatService:
@@ -195,8 +195,9 @@ class ChatService:
         out: list[Publication] = []
         async with self._db.transaction() as tx:
             state = await self._state(tx, conversation_id)
-            if state is None or not can_read(actor, state[1]):
-                raise _not_found(conversation_id)
+            if state is None:
+                raise _not_found(conversation_id, client_id)
+            # Every agent saw it in the queue, so saying it was taken reveals nothing new.
             if state[0] != "waiting" and not actor.is_admin:
                 raise Problem(ErrorCode.CONFLICT, "this conversation is no longer waiting", client_id)
             event = await self._assign(
@@ -239,14 +240,14 @@ class ChatService:
         async with self._db.transaction() as tx:
             state = await self._state(tx, conversation_id)
             if state is None:
-                raise _not_found(conversation_id)
+                raise _not_found(conversation_id, client_id)
             status, summary = state
             # Reopening a closed chat is allowed to whoever could read it when it was open.
             allowed = can_write(actor, summary) or (
                 target == "open" and actor.type == "agent" and (actor.is_admin or summary.agent_id == actor.id)
             )
             if not allowed:
-                raise _not_found(conversation_id)
+                raise _not_found(conversation_id, client_id)
             if target == "closed":
                 if status == "closed":
                     raise Problem(ErrorCode.CONFLICT, "already closed", client_id)
@@ -363,7 +364,7 @@ class ChatService:
     async def _writable(self, tx: aiosqlite.Connection, actor: Actor, conversation_id: str, client_id: str) -> str:
         state = await self._state(tx, conversation_id)
         if state is None or not can_write(actor, state[1]):
-            raise Problem(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you", client_id)
+            raise _not_found(conversation_id, client_id)
         return state[0]
 
     async def _append(self, tx: aiosqlite.Connection, conversation_id: str, **fields: Any) -> Event:

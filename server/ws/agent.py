@@ -53,6 +53,9 @@ class AgentSession(ClientSession):
 
     async def start(self, hello: Hello) -> None:
         node, me = self.node, self.me
+        # Presence first, channels next, state last: whatever changes after the joins arrives
+        # as a frame after the welcome, and queue and presence frames always carry full state.
+        await node.presence.set(me.id, self.conn.id, self.status)
         await node.hub.join(self.conn, streams.agent(me.id))
         await node.hub.join(self.conn, streams.AGENTS)
         conversations = await node.chat.conversations_of(me)
@@ -72,7 +75,6 @@ class AgentSession(ClientSession):
         )
         self.conn.send(encode_text(Queue(waiting=await node.conversations.waiting())))
         self.conn.send(encode_text(Presence(agents_online=online, agents=agents)))
-        await node.presence.set(me.id, self.conn.id, self.status)
         follow = [c.id for c in conversations]
         for conversation_id in hello.resume:
             if conversation_id not in follow:

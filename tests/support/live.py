@@ -1,0 +1,194 @@
+"""Real servers for tests: uvicorn in this process on an ephemeral port, or a separate process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from server.app import create_app
+from server.cli import uvicorn_config_kwargs
+from server.node import Node
+from server.settings import Settings
+from tests.support.client import WsClient
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-pass-1"
+AGENT_PASSWORD = "agent-pass-1"
+
+
+def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Cheap password hashing and short timers, a private SQLite file."""
+    values: dict[str, Any] = {
+        "database_path": str(tmp_path / "rapport.db"),
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "secret_key": "test-secret-key",
+        "shop_secret": "test-shop-secret",
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8,
+        "argon2_parallelism": 1,
+        "hello_timeout": 3.0,
+        "presence_heartbeat": 1.0,
+        "position_check_interval": 1.0,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """What tests need of any running server: URLs and agent logins."""
+
+    base: str
+
+    @property
+    def ws(self) -> str:
+        return self.base.replace("http://", "ws://")
+
+    async def login(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+        async with httpx.AsyncClient(base_url=self.base) as http:
+            r = await http.post("/api/v1/session", json={"email": email, "password": password})
+            r.raise_for_status()
+            cookie = r.cookies.get("rapport_session")
+            assert cookie
+            return cookie
+
+    async def agent(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, **hello: Any) -> WsClient:
+        cookie = await self.login(email, password)
+        client = await WsClient.connect(f"{self.ws}/ws/agent", cookie=cookie)
+        await client.hello(**hello)
+        return client
+
+    async def customer(self, **hello: Any) -> WsClient:
+        client = await WsClient.connect(f"{self.ws}/ws/widget")
+        await client.hello(**hello)
+        return client
+
+
+class LiveServer(Server):
+    """uvicorn serving create_app(settings) in the test's event loop; node is reachable."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.node: Node = self.app.state.node
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> LiveServer:
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+            **uvicorn_config_kwargs(self.settings),  # type: ignore[arg-type]
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        for _ in range(500):
+            if self._server.started:
+                break
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 15)
+
+    async def add_agent(self, email: str, name: str, role: str = "agent", max_concurrent: int = 5) -> str:
+        return await self.node.agents.create(
+            email=email, name=name, role=role, max_concurrent=max_concurrent,
+            password_hash=self.node.passwords.hash_now(AGENT_PASSWORD),
+        )
+
+    async def event_count(self) -> int:
+        row = await self.node.db.fetchone("SELECT COUNT(*) AS n FROM events")
+        assert row is not None
+        return int(row["n"])
+
+
+class ProcessServer(Server):
+    """`python -m server serve` in a child process, on a fixed port so it can be restarted."""
+
+    def __init__(self, settings: Settings, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(settings.database_path).with_suffix(f".{self.port}.log")
+
+    def env(self) -> dict[str, str]:
+        from server.settings import DOCS
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_") and k not in ("REDIS_URL",)}
+        for name, (var, _doc) in DOCS.items():
+            value = getattr(self.settings, name)
+            if value is None:
+                continue
+            if isinstance(value, tuple):
+                value = ",".join(value)
+            env[var] = str(value).lower() if isinstance(value, bool) else str(value)
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> ProcessServer:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 20) -> float:
+        """SIGTERM; returns the seconds the process took to exit."""
+        assert self.proc is not None
+        began = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout)
+        return time.monotonic() - began
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
