@@ -51,6 +51,10 @@ class Peer(abc.ABC):
     def send(self, frame: str) -> None:
         """Queue a text frame without waiting; a peer that cannot keep up closes itself."""
 
+    @abc.abstractmethod
+    async def send_paced(self, frame: str) -> None:
+        """Queue a frame, waiting for room: replays go at the pace the client reads."""
+
 
 class Hub:
     def __init__(self, broker: Broker, conversations: ConversationStore, settings: Settings, epoch: str) -> None:
@@ -76,12 +80,15 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    def peers(self) -> set[Peer]:
+        found: set[Peer] = set()
+        for members in self._members.values():
+            found |= members
+        return found
+
     @property
     def connections(self) -> int:
-        peers: set[Peer] = set()
-        for members in self._members.values():
-            peers |= members
-        return len(peers)
+        return len(self.peers())
 
     # -------------------------------------------------------------- membership
 
@@ -211,7 +218,9 @@ class Hub:
                         continue
                     cursor.seq = item.event.seq
                     if peer.sees_private or not item.private:
-                        peer.send(encode_text(item.event))
+                        await peer.send_paced(encode_text(item.event))
+                        if peer.closed:
+                            return
                 if len(stored) < _BATCH and not cursor.again:
                     return
         finally:

@@ -17,6 +17,8 @@ log = logging.getLogger("rapport.ws")
 
 _ids = itertools.count(1)
 
+CLOSE_WAIT = 10.0
+
 
 class Connection(Peer):
     """Frames are queued without waiting, so a broadcast never waits for a slow reader.
@@ -33,6 +35,7 @@ class Connection(Peer):
         self.sees_private = sees_private
         self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_frames)
         self._writer: asyncio.Task[None] | None = None
+        self._owner = asyncio.current_task()
         self.close_code: int | None = None
 
     def start(self) -> None:
@@ -46,6 +49,15 @@ class Connection(Peer):
         except asyncio.QueueFull:
             log.warning("connection %d is a slow consumer; closing", self.id)
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your cursors")
+
+    async def send_paced(self, frame: str) -> None:
+        # Re-check `closed` every second, so a replay to a client that went away ends too.
+        while not self.closed:
+            try:
+                await asyncio.wait_for(self._queue.put(frame), 1.0)
+            except TimeoutError:
+                continue
+            return
 
     async def _write_loop(self) -> None:
         try:
@@ -81,8 +93,16 @@ class Connection(Peer):
         await self._close(code, reason)
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.websocket.close(code=code, reason=reason[:120])
+        # A client that stopped reading has a full TCP window: the close frame waits behind the
+        # data already written. Give it CLOSE_WAIT seconds to start reading again (it then sees
+        # the code); otherwise end the session so its memory is freed, and let the transport go.
+        try:
+            await asyncio.wait_for(self.websocket.close(code=code, reason=reason[:120]), CLOSE_WAIT)
+        except TimeoutError:
+            if self._owner is not None and self._owner is not asyncio.current_task():
+                self._owner.cancel()
+        except Exception:  # noqa: S110 - the peer is gone already; nothing left to tell it
+            pass
 
     async def stop(self) -> None:
         self.closed = True

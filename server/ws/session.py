@@ -121,7 +121,8 @@ class ClientSession(abc.ABC):
         except Terminate as exc:
             self.conn.send(encode_text(Error(code=exc.error, message=exc.message)))
             await self.conn.flush_and_close(exc.code, exc.message)
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            # Cancelled: a slow consumer that never read its close frame (Connection._close).
             pass
         finally:
             await self.node.hub.leave_all(self.conn)

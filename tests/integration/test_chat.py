@@ -150,8 +150,8 @@ async def test_private_notes_never_reach_the_customer(server: LiveServer) -> Non
         r = await http.get(f"/api/v1/conversations/{conv}/events", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
         assert [e["kind"] for e in r.json()["events"]].count("note") == 0
-        cookie = await server.login()
-        r = await http.get(f"/api/v1/conversations/{conv}/events", cookies={"rapport_session": cookie})
+        http.cookies.set("rapport_session", await server.login())
+        r = await http.get(f"/api/v1/conversations/{conv}/events")
         assert [e["kind"] for e in r.json()["events"]].count("note") == 1
 
     # A reconnecting customer's replay skips the note too.
