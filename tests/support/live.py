@@ -48,6 +48,9 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
