@@ -54,7 +54,7 @@ async def _migrate() -> int:
     db = Database(Settings.from_env().database_path)
     await db.open()
     try:
-        applied = await db.migrate()
+        applied = db.applied  # open() applies what is missing
         print(f"schema up to date (epoch {db.epoch})" + (f"; applied {', '.join(applied)}" if applied else ""))
     finally:
         await db.close()

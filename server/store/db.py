@@ -44,12 +44,13 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self.epoch = ""
+        self.applied: list[str] = []
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
-        await self.migrate()
+        self.applied = await self.migrate()
         self._reader = await self._connect()
         self.epoch = await self._ensure_epoch()
 
