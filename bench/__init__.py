@@ -1,0 +1,1 @@
+"""Benchmarks: load generator, peers, results (see bench/README.md)."""
