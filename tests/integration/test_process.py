@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -61,10 +62,8 @@ class Side:
 
     async def say(self, client_id: str, text: str) -> None:
         self.pending[client_id] = text
-        try:
+        with contextlib.suppress(ConnectionClosed):  # resent after the reconnect, same client_id
             await self._send(client_id, text)
-        except ConnectionClosed:
-            pass  # resent after the reconnect, under the same client_id
 
     async def pump(self, seconds: float) -> None:
         """Read frames for a while; apply events by seq and acks to the pending list."""
