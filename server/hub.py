@@ -13,17 +13,43 @@ import abc
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
 
 from server import streams
 from server.broker import Broker
-from server.protocol import Event, Reset, Resumed, encode_text
 from server.settings import Settings
-from server.store.conversations import ConversationStore, StoredEvent
 
 log = logging.getLogger("rapport.hub")
 
 _BATCH = 200
+
+
+class Item:
+    """One stored item of a stream, ready to send: its seq, whether only agents may see it, its frame."""
+
+    __slots__ = ("frame", "private", "seq")
+
+    def __init__(self, seq: int, private: bool, frame: str) -> None:
+        self.seq = seq
+        self.private = private
+        self.frame = frame
+
+
+class StreamSource(abc.ABC):
+    """Where the hub reads a kind of stream (conversations, customers' inboxes) from the store."""
+
+    @abc.abstractmethod
+    async def after(self, stream_id: str, after: int, limit: int) -> list[Item]: ...
+
+    @abc.abstractmethod
+    async def last_seqs(self, stream_ids: list[str]) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    async def reset(self, stream_id: str, sees_private: bool) -> tuple[str, int] | None:
+        """A snapshot frame replacing the client's state, and the seq it covers; None: no such stream."""
+
+    @abc.abstractmethod
+    def resumed(self, stream_id: str, seq: int) -> str:
+        """The frame saying a catch-up reached `seq`."""
 
 
 class Cursor:
@@ -57,9 +83,9 @@ class Peer(abc.ABC):
 
 
 class Hub:
-    def __init__(self, broker: Broker, conversations: ConversationStore, settings: Settings, epoch: str) -> None:
+    def __init__(self, broker: Broker, sources: dict[str, StreamSource], settings: Settings, epoch: str) -> None:
         self._broker = broker
-        self._conversations = conversations
+        self._sources = sources  # by channel prefix: "conv", "inbox"
         self._settings = settings
         self._epoch = epoch
         self._members: dict[str, set[Peer]] = {}
@@ -104,9 +130,7 @@ class Hub:
 
     async def leave(self, peer: Peer, channel: str) -> None:
         peer.channels.discard(channel)
-        conversation_id = streams.conversation_of(channel)
-        if conversation_id is not None:
-            peer.cursors.pop(conversation_id, None)
+        peer.cursors.pop(channel, None)
         members = self._members.get(channel)
         if members is None:
             return
@@ -120,36 +144,41 @@ class Hub:
         for channel in list(peer.channels):
             await self.leave(peer, channel)
 
-    async def follow(self, peer: Peer, conversation_id: str, after: int, *, epoch: str | None = None) -> None:
-        """Join a conversation's stream and bring the peer up to date from `after`.
+    def _source(self, channel: str) -> tuple[StreamSource, str]:
+        prefix, _, stream_id = channel.partition(":")
+        return self._sources[prefix], stream_id
 
-        Sends the missed events then `resumed`, or a `reset` snapshot when the client is too far
-        behind, comes from another epoch (a restored store) or knows nothing yet of a long one.
+    async def follow(self, peer: Peer, channel: str, after: int, *, epoch: str | None = None) -> None:
+        """Join a stored stream and bring the peer up to date from `after`.
+
+        Sends the missed items then a "resumed" frame, or a reset snapshot when the client is
+        too far behind, comes from another epoch (a restored store), or is ahead of the store.
         """
-        await self.join(peer, streams.conversation(conversation_id))
-        summary = await self._conversations.get(conversation_id)
-        if summary is None or peer.closed:
+        source, stream_id = self._source(channel)
+        await self.join(peer, channel)
+        last = (await source.last_seqs([stream_id])).get(stream_id)
+        if last is None or peer.closed:
             return
         stale_epoch = epoch is not None and epoch != self._epoch and after > 0
-        if stale_epoch or summary.last_seq - after > self._settings.replay_limit or after > summary.last_seq:
-            stored = await self._conversations.latest_events(conversation_id, self._settings.snapshot_events)
-            last = stored[-1].event.seq if stored else 0
-            cursor = peer.cursors[conversation_id] = Cursor(last)
-            peer.send(encode_text(Reset(conversation=summary, epoch=self._epoch, events=self._visible(peer, stored))))
-            if summary.last_seq > last or cursor.again:
-                self._spawn(self._catch_up(peer, conversation_id))
+        if stale_epoch or last - after > self._settings.replay_limit or after > last:
+            snapshot = await source.reset(stream_id, peer.sees_private)
+            if snapshot is None or peer.closed:
+                return
+            frame, covered = snapshot
+            cursor = peer.cursors[channel] = Cursor(covered)
+            peer.send(frame)
+            if last > covered or cursor.again:
+                self._spawn(self._catch_up(peer, channel))
             return
-        existing = peer.cursors.get(conversation_id)
+        existing = peer.cursors.get(channel)
         if existing is None:
-            peer.cursors[conversation_id] = Cursor(after)
+            peer.cursors[channel] = Cursor(after)
         else:
             existing.seq = min(existing.seq, after)
-        await self._catch_up(peer, conversation_id)
-        if not peer.closed and conversation_id in peer.cursors:
-            peer.send(encode_text(Resumed(conversation_id=conversation_id, seq=peer.cursors[conversation_id].seq)))
-
-    def _visible(self, peer: Peer, stored: Iterable[StoredEvent]) -> list[Event]:
-        return [s.event for s in stored if peer.sees_private or not s.private]
+        await self._catch_up(peer, channel)
+        caught_up = peer.cursors.get(channel)
+        if not peer.closed and caught_up is not None:
+            peer.send(source.resumed(stream_id, caught_up.seq))
 
     # -------------------------------------------------------------- delivery
 
@@ -167,15 +196,14 @@ class Hub:
                 peer.send(frame)
         elif kind == "e":
             seq_text, _, private_text = arg.partition(".")
-            self._deliver_event(channel, members, int(seq_text), private_text == "1", frame)
+            self._deliver_item(channel, members, int(seq_text), private_text == "1", frame)
         elif kind in ("g", "r"):
             for peer in list(members):
                 self._spawn(self._regrant(peer, kind == "g", arg, frame))
 
-    def _deliver_event(self, channel: str, members: set[Peer], seq: int, private: bool, frame: str) -> None:
-        conversation_id = channel[5:]
+    def _deliver_item(self, channel: str, members: set[Peer], seq: int, private: bool, frame: str) -> None:
         for peer in list(members):
-            cursor = peer.cursors.get(conversation_id)
+            cursor = peer.cursors.get(channel)
             if cursor is None:
                 continue  # joined, but its first read has not set a cursor yet; that read covers this
             if cursor.syncing:
@@ -185,43 +213,45 @@ class Hub:
                 if peer.sees_private or not private:
                     peer.send(frame)
             elif seq > cursor.seq:
-                self._spawn(self._catch_up(peer, conversation_id))
+                self._spawn(self._catch_up(peer, channel))
 
     async def _regrant(self, peer: Peer, grant: bool, conversation_id: str, frame: str) -> None:
         if peer.closed:
             return
+        channel = streams.conversation(conversation_id)
         if grant:
             peer.send(frame)
-            if conversation_id not in peer.cursors:
-                await self.follow(peer, conversation_id, 0)
+            if channel not in peer.cursors:
+                await self.follow(peer, channel, 0)
         else:
-            await self.leave(peer, streams.conversation(conversation_id))
+            await self.leave(peer, channel)
             peer.send(frame)
 
-    async def _catch_up(self, peer: Peer, conversation_id: str) -> None:
+    async def _catch_up(self, peer: Peer, channel: str) -> None:
         """Read from the store until the peer's cursor reaches the stream's end, in order."""
-        cursor = peer.cursors.get(conversation_id)
+        cursor = peer.cursors.get(channel)
         if cursor is None:
             return
         if cursor.syncing:
             cursor.again = True
             return
+        source, stream_id = self._source(channel)
         cursor.syncing = True
         try:
             while True:
                 cursor.again = False
-                stored = await self._conversations.events_after(conversation_id, cursor.seq, _BATCH)
-                if peer.closed or peer.cursors.get(conversation_id) is not cursor:
+                items = await source.after(stream_id, cursor.seq, _BATCH)
+                if peer.closed or peer.cursors.get(channel) is not cursor:
                     return
-                for item in stored:
-                    if item.event.seq <= cursor.seq:
+                for item in items:
+                    if item.seq <= cursor.seq:
                         continue
-                    cursor.seq = item.event.seq
+                    cursor.seq = item.seq
                     if peer.sees_private or not item.private:
-                        await peer.send_paced(encode_text(item.event))
+                        await peer.send_paced(item.frame)
                         if peer.closed:
                             return
-                if len(stored) < _BATCH and not cursor.again:
+                if len(items) < _BATCH and not cursor.again:
                     return
         finally:
             cursor.syncing = False
@@ -243,15 +273,21 @@ class Hub:
         await self.check_positions()
 
     async def check_positions(self) -> None:
-        conversation_ids = [c for c in (streams.conversation_of(ch) for ch in self._members) if c is not None]
-        for start in range(0, len(conversation_ids), 500):
-            chunk = conversation_ids[start : start + 500]
-            last = await self._conversations.last_seqs(chunk)
-            for conversation_id in chunk:
-                for peer in list(self._members.get(streams.conversation(conversation_id), ())):
-                    cursor = peer.cursors.get(conversation_id)
-                    if cursor is not None and cursor.seq < last.get(conversation_id, 0):
-                        self._spawn(self._catch_up(peer, conversation_id))
+        by_prefix: dict[str, list[str]] = {}
+        for channel in self._members:
+            prefix, _, stream_id = channel.partition(":")
+            if prefix in self._sources:
+                by_prefix.setdefault(prefix, []).append(stream_id)
+        for prefix, stream_ids in by_prefix.items():
+            for start in range(0, len(stream_ids), 500):
+                chunk = stream_ids[start : start + 500]
+                last = await self._sources[prefix].last_seqs(chunk)
+                for stream_id in chunk:
+                    channel = f"{prefix}:{stream_id}"
+                    for peer in list(self._members.get(channel, ())):
+                        cursor = peer.cursors.get(channel)
+                        if cursor is not None and cursor.seq < last.get(stream_id, 0):
+                            self._spawn(self._catch_up(peer, channel))
 
     async def _position_check_loop(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from server.auth.sessions import AgentSessions
 from server.broker import Broker, create_broker
 from server.chat.presence import PresenceService
 from server.chat.service import ChatService
+from server.chat.stream import ConversationStream
 from server.hub import Hub
 from server.ids import new_id
 from server.settings import Settings
@@ -50,7 +51,12 @@ class Node:
         self.visitor_tokens = VisitorTokens(secret_keys, self.settings.visitor_token_max_age)
         self.sessions = AgentSessions(secret_keys, self.settings.session_max_age)
         await self._first_admin()
-        self.hub = Hub(self.broker, self.conversations, self.settings, self.db.epoch)
+        self.hub = Hub(
+            self.broker,
+            {"conv": ConversationStream(self.conversations, self.settings, self.db.epoch)},
+            self.settings,
+            self.db.epoch,
+        )
         await self.broker.connect()
         self.hub.start()
         self.presence.start()

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server import streams
 from server.auth.origins import origin_allowed, own_origin
 from server.chat.access import Actor
 from server.errors import Problem
@@ -217,7 +218,7 @@ class ClientSession(abc.ABC):
         )
 
     async def on_typing(self, f: Typing) -> None:
-        if f.conversation_id not in self.conn.cursors:
+        if streams.conversation(f.conversation_id) not in self.conn.cursors:
             raise Problem(ErrorCode.NOT_FOUND, "not following that conversation")
         await self.node.chat.typing(self.me, f.conversation_id, f.active)
 
@@ -226,7 +227,7 @@ class ClientSession(abc.ABC):
 
     async def on_resume(self, f: Resume) -> None:
         await self.node.chat.readable(self.me, f.conversation_id)
-        await self.node.hub.follow(self.conn, f.conversation_id, f.after)
+        await self.node.hub.follow(self.conn, streams.conversation(f.conversation_id), f.after)
 
     async def on_close(self, f: ConversationClose) -> None:
         self.ack(await self.node.chat.close(self.me, client_id=f.client_id, conversation_id=f.conversation_id))
@@ -237,7 +238,10 @@ class ClientSession(abc.ABC):
     async def follow_all(self, conversation_ids: list[str], hello: Hello) -> None:
         for conversation_id in conversation_ids:
             await self.node.hub.follow(
-                self.conn, conversation_id, hello.resume.get(conversation_id, 0), epoch=hello.epoch
+                self.conn,
+                streams.conversation(conversation_id),
+                hello.resume.get(conversation_id, 0),
+                epoch=hello.epoch,
             )
 
 
