@@ -14,8 +14,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from server.api import agents, conversations, health, session
 from server.api.edge import problem_response
+from server.api.endpoint import routes as endpoint_routes
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode
@@ -69,14 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Route("/" if path.parent.name == "demo" else "/console", endpoint)
 
     routes = [
-        Route("/healthz", health.healthz),
-        Route("/readyz", health.readyz),
-        Route("/api/v1/session", session.login, methods=["POST"]),
-        Route("/api/v1/session", session.whoami, methods=["GET"]),
-        Route("/api/v1/session", session.logout, methods=["DELETE"]),
-        Route("/api/v1/agents", agents.list_agents, methods=["GET"]),
-        Route("/api/v1/conversations", conversations.list_conversations, methods=["GET"]),
-        Route("/api/v1/conversations/{conversation_id:str}/events", conversations.transcript, methods=["GET"]),
+        *endpoint_routes(),
         WebSocketRoute("/ws/widget", widget_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         page(ROOT / "static" / "demo" / "index.html"),

@@ -18,6 +18,7 @@ from server.ids import new_id
 from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
+from server.store.api_keys import ApiKeyStore
 from server.store.conversations import ConversationStore
 from server.store.customers import CustomerStore
 
@@ -35,6 +36,7 @@ class Node:
         self.conversations = ConversationStore(self.db)
         self.agents = AgentStore(self.db)
         self.customers = CustomerStore(self.db)
+        self.api_keys = ApiKeyStore(self.db)
         self.passwords = Passwords(settings)
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
         self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)

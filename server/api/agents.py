@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
 
-from server.api.edge import agent_of, json_response, node_of
+from server.api.endpoint import Call, endpoint
 from server.protocol import AgentInfo
 
 
@@ -14,6 +12,8 @@ class AgentList(msgspec.Struct):
     agents: list[AgentInfo]
 
 
-async def list_agents(request: Request) -> Response:
-    await agent_of(request)
-    return json_response(AgentList(agents=await node_of(request).presence.agents()))
+@endpoint(
+    "GET", "/api/v1/agents", summary="Agents and their presence", tag="agents", access="agent", response=AgentList
+)
+async def list_agents(call: Call) -> AgentList:
+    return AgentList(agents=await call.node.presence.agents())

@@ -1,12 +1,11 @@
-"""Conversations over REST: lists for agents, paged transcripts for agents and customers."""
+"""Conversations over REST: lists for agents, paged transcripts for agents, customers and the shop."""
 
 from __future__ import annotations
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
 
-from server.api.edge import agent_of, caller_of, json_response, node_of, query_int
+from server.api.endpoint import Call, Query, endpoint
+from server.chat.access import Actor
 from server.protocol import ConversationSummary, Event
 
 
@@ -21,23 +20,63 @@ class Transcript(msgspec.Struct):
     next_after: int | None
 
 
-async def list_conversations(request: Request) -> Response:
-    actor = await agent_of(request, "agent", "admin")
-    node = node_of(request)
-    mine = await node.chat.conversations_of(actor)
-    waiting = await node.conversations.waiting()
-    return json_response(ConversationList(conversations=[*mine, *waiting]))
+@endpoint(
+    "GET",
+    "/api/v1/conversations",
+    summary="Your conversations and the waiting queue",
+    tag="conversations",
+    access="agent",
+    roles=("agent", "admin"),
+    response=ConversationList,
+)
+async def list_conversations(call: Call) -> ConversationList:
+    assert call.actor is not None  # noqa: S101
+    mine = await call.node.chat.conversations_of(call.actor)
+    waiting = await call.node.conversations.waiting()
+    return ConversationList(conversations=[*mine, *waiting])
 
 
-async def transcript(request: Request) -> Response:
-    actor = await caller_of(request)
-    conversation_id = request.path_params["conversation_id"]
-    after = query_int(request, "after", 0, low=0, high=2**53)
-    limit = query_int(request, "limit", 100, low=1, high=500)
-    node = node_of(request)
-    summary = await node.chat.readable(actor, conversation_id)
-    events = await node.chat.transcript(actor, conversation_id, after, limit + 1)
+_PAGE = {
+    "after": Query(int, 0, "return events with a seq above this", low=0, high=2**53),
+    "limit": Query(int, 100, "page size", low=1, high=500),
+}
+
+
+async def _transcript(call: Call, actor: Actor) -> Transcript:
+    conversation_id = call.path["conversation_id"]
+    limit: int = call.query["limit"]
+    summary = await call.node.chat.readable(actor, conversation_id)
+    events = await call.node.chat.transcript(actor, conversation_id, call.query["after"], limit + 1)
     more = len(events) > limit
     events = events[:limit]
-    next_after = events[-1].seq if more and events else None
-    return json_response(Transcript(conversation=summary, events=events, next_after=next_after))
+    return Transcript(conversation=summary, events=events, next_after=events[-1].seq if more and events else None)
+
+
+@endpoint(
+    "GET",
+    "/api/v1/conversations/{conversation_id:str}/events",
+    summary="A transcript, paged (agents: with notes; customers: without)",
+    tag="conversations",
+    access="caller",
+    response=Transcript,
+    query=_PAGE,
+)
+async def transcript(call: Call) -> Transcript:
+    assert call.actor is not None  # noqa: S101
+    return await _transcript(call, call.actor)
+
+
+@endpoint(
+    "GET",
+    "/api/v1/shop/conversations/{conversation_id:str}/events",
+    summary="A transcript for the shop's back end",
+    tag="conversations",
+    access="shop",
+    scope="conversations",
+    roles=("admin",),
+    response=Transcript,
+    query=_PAGE,
+)
+async def shop_transcript(call: Call) -> Transcript:
+    assert call.actor is not None  # noqa: S101
+    return await _transcript(call, call.actor)

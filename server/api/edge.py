@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,8 +13,6 @@ from server.chat.access import Actor
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode, encode
-
-T = TypeVar("T")
 
 MAX_BODY_BYTES = 1 << 20
 
@@ -40,31 +37,6 @@ def problem_response(problem: Problem) -> Response:
     return Response(encode(body), status_code=problem.status, media_type="application/problem+json")
 
 
-async def body_of(request: Request, model: type[T]) -> T:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise Problem(ErrorCode.TOO_LONG, f"body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        return msgspec.json.decode(raw, type=model)
-    except msgspec.ValidationError as exc:
-        raise Problem(ErrorCode.INVALID_REQUEST, str(exc)) from None
-    except msgspec.DecodeError:
-        raise Problem(ErrorCode.BAD_JSON, "body is not valid JSON") from None
-
-
-def query_int(request: Request, name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"`{name}` must be an integer") from None
-    if not low <= value <= high:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"`{name}` must be between {low} and {high}")
-    return value
-
-
 def same_origin(request: Request) -> None:
     """Cookie-authenticated writes must come from our own pages (CSRF), SameSite=Lax aside."""
     origin = request.headers.get("origin")
@@ -83,6 +55,17 @@ async def agent_of(request: Request, *roles: str) -> Actor:
     if roles and agent.role not in roles:
         raise Problem(ErrorCode.FORBIDDEN, f"needs role {' or '.join(roles)}")
     return Actor(type="agent", id=agent.id, name=agent.name, role=agent.role)
+
+
+async def api_key_of(request: Request, scope: str) -> Actor:
+    """The shop's back end, by `Authorization: Bearer rk_…`, holding `scope` (or "*")."""
+    auth = request.headers.get("authorization", "")
+    key = await node_of(request).api_keys.verify(auth[7:].strip()) if auth.lower().startswith("bearer ") else None
+    if key is None:
+        raise Problem(ErrorCode.UNAUTHORIZED, "unknown or revoked API key")
+    if scope not in key.scopes and "*" not in key.scopes:
+        raise Problem(ErrorCode.FORBIDDEN, f"this API key lacks the `{scope}` scope")
+    return Actor(type="shop", id=key.id, name=key.name)
 
 
 async def caller_of(request: Request) -> Actor:

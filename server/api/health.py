@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
-from starlette.responses import Response
+import msgspec
 
-from server.api.edge import json_response, node_of
-
-
-async def healthz(request: Request) -> Response:
-    return json_response({"status": "ok"})
+from server.api.edge import json_response
+from server.api.endpoint import Call, endpoint
 
 
-async def readyz(request: Request) -> Response:
-    node = node_of(request)
+class Health(msgspec.Struct):
+    status: str
+    store: bool | None = None
+    broker: bool | None = None
+
+
+@endpoint("GET", "/healthz", summary="The process is up", tag="health", access="public", response=Health)
+async def healthz(call: Call) -> Health:
+    return Health(status="ok")
+
+
+@endpoint(
+    "GET",
+    "/readyz",
+    summary="The store and the broker answer (503 otherwise)",
+    tag="health",
+    access="public",
+    response=Health,
+)
+async def readyz(call: Call) -> object:
+    node = call.node
     try:
         store, broker = await asyncio.wait_for(asyncio.gather(node.db.ping(), node.broker.ping()), 2.0)
     except TimeoutError:
         store = broker = False
     ready = store and broker
     return json_response(
-        {"status": "ready" if ready else "unavailable", "store": store, "broker": broker}, status=200 if ready else 503
+        Health(status="ready" if ready else "unavailable", store=store, broker=broker), 200 if ready else 503
     )

@@ -6,10 +6,10 @@ import time
 from typing import Annotated
 
 import msgspec
-from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.edge import agent_of, body_of, json_response, node_of, same_origin
+from server.api.edge import json_response
+from server.api.endpoint import Call, endpoint
 from server.auth.sessions import COOKIE
 from server.errors import Problem
 from server.protocol import ErrorCode
@@ -55,14 +55,23 @@ class LoginThrottle:
 throttle = LoginThrottle()
 
 
-async def login(request: Request) -> Response:
-    same_origin(request)
-    body = await body_of(request, Login)
-    node = node_of(request)
-    key = body.email.lower()[:200]
+@endpoint(
+    "POST",
+    "/api/v1/session",
+    summary="Log in to the console (sets the session cookie)",
+    tag="session",
+    access="public",
+    body=Login,
+    response=SessionOut,
+    same_origin=True,
+)
+async def login(call: Call) -> Response:
+    body: Login = call.body
+    node = call.node
+    key = body.email.lower()
     if throttle.blocked(key):
         raise Problem(ErrorCode.RATE_LIMITED, "too many failed logins; wait a few minutes")
-    agent = await node.agents.by_email(body.email[:200])
+    agent = await node.agents.by_email(body.email)
     ok = agent is not None and not agent.disabled and await node.passwords.verify(agent.password_hash, body.password)
     if agent is None or not ok:
         throttle.failed(key)
@@ -76,21 +85,22 @@ async def login(request: Request) -> Response:
         max_age=node.sessions.max_age,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=call.request.url.scheme == "https",
         path="/",
     )
     return response
 
 
-async def whoami(request: Request) -> Response:
-    actor = await agent_of(request)
-    agent = await node_of(request).agents.by_id(actor.id)
-    assert agent is not None  # noqa: S101 - agent_of just read it
-    return json_response(SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email)))
+@endpoint("GET", "/api/v1/session", summary="The agent logged in", tag="session", access="agent", response=SessionOut)
+async def whoami(call: Call) -> SessionOut:
+    assert call.actor is not None  # noqa: S101 - access="agent"
+    agent = await call.node.agents.by_id(call.actor.id)
+    assert agent is not None  # noqa: S101 - just authenticated
+    return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email))
 
 
-async def logout(request: Request) -> Response:
-    same_origin(request)
+@endpoint("DELETE", "/api/v1/session", summary="Log out", tag="session", access="public", same_origin=True)
+async def logout(call: Call) -> Response:
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -10,7 +10,9 @@ from server.protocol import ConversationSummary
 
 
 class Actor(msgspec.Struct, frozen=True):
-    type: Literal["customer", "agent"]
+    """A customer, an agent (any role), or the shop's back end calling with an API key."""
+
+    type: Literal["customer", "agent", "shop"]
     id: str
     name: str | None = None
     role: str | None = None  # agents only: agent, marketer, admin
@@ -25,7 +27,10 @@ class Actor(msgspec.Struct, frozen=True):
 
 
 def can_read(actor: Actor, conversation: ConversationSummary) -> bool:
-    """Customers: their own. Agents: theirs and the waiting queue. Admins: all. Marketers: none."""
+    """Customers: their own. Agents: theirs and the waiting queue. Admins and the shop (a key with
+    the conversations scope): all. Marketers: none."""
+    if actor.type == "shop":
+        return True
     if actor.type == "customer":
         return conversation.customer_id == actor.id
     if actor.is_admin:
@@ -34,6 +39,8 @@ def can_read(actor: Actor, conversation: ConversationSummary) -> bool:
 
 
 def can_write(actor: Actor, conversation: ConversationSummary) -> bool:
+    if actor.type == "shop":
+        return False
     if actor.type == "customer":
         return conversation.customer_id == actor.id
     if actor.is_admin:

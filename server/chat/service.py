@@ -178,7 +178,7 @@ class ChatService:
         """Ephemeral: not stored, no seq, may be lost. The caller already checked membership."""
         frame = TypingNotice(
             conversation_id=conversation_id,
-            author_type=actor.type,
+            author_type="agent" if actor.type == "agent" else "customer",
             author_id=actor.id,
             author_name=actor.name if actor.type == "agent" else None,
             active=active,

@@ -1,0 +1,310 @@
+"""Declaring a REST endpoint once: its route, who may call it, its body and response models.
+
+The same declaration builds the Starlette route, validates the request (body, query, path) with
+the msgspec models, checks access, and generates the OpenAPI document (`/openapi.json`), so
+the published contract cannot drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.api.edge import MAX_BODY_BYTES, agent_of, api_key_of, caller_of, json_response, same_origin
+from server.chat.access import Actor
+from server.errors import Problem
+from server.node import Node
+from server.protocol import ErrorCode
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """A query parameter: its type (int or str), default, bounds and meaning."""
+
+    kind: type[int] | type[str]
+    default: int | str | None
+    description: str
+    low: int | None = None
+    high: int | None = None
+    max_length: int = 200
+
+
+@dataclasses.dataclass
+class Call:
+    """What a handler receives: everything already validated."""
+
+    request: Request
+    node: Node
+    actor: Actor | None
+    body: Any
+    path: dict[str, str]
+    query: dict[str, Any]
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclasses.dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    access: str  # "public", "agent", "caller" (agent or customer), "shop" (API key or agent role)
+    scope: str | None
+    roles: tuple[str, ...]
+    body: Any
+    response: Any
+    status: int
+    query: dict[str, Query]
+    same_origin: bool
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tag: str,
+    access: str,
+    scope: str | None = None,
+    roles: tuple[str, ...] = (),
+    body: Any = None,
+    response: Any = None,
+    status: int = 200,
+    query: dict[str, Query] | None = None,
+    same_origin: bool = False,
+) -> Callable[[Handler], Handler]:
+    """Register a handler. `access`:
+
+    - "public": anyone;
+    - "agent": a console session, with one of `roles` if given;
+    - "caller": a console session or a customer (visitor token or shop JWT as Bearer);
+    - "shop": an API key holding `scope`, or a console session with one of `roles`.
+    """
+
+    def register(handler: Handler) -> Handler:
+        ENDPOINTS.append(
+            Endpoint(
+                method,
+                path,
+                handler,
+                summary,
+                tag,
+                access,
+                scope,
+                roles,
+                body,
+                response,
+                status,
+                query or {},
+                same_origin,
+            )
+        )
+        return handler
+
+    return register
+
+
+async def _authorise(ep: Endpoint, request: Request) -> Actor | None:
+    if ep.access == "public":
+        return None
+    if ep.access == "caller":
+        return await caller_of(request)
+    if ep.access == "agent":
+        return await agent_of(request, *ep.roles)
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer rk_"):
+        return await api_key_of(request, ep.scope or "")
+    return await agent_of(request, *ep.roles)
+
+
+def _query(ep: Endpoint, request: Request) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, spec in ep.query.items():
+        raw = request.query_params.get(name)
+        if raw is None:
+            values[name] = spec.default
+            continue
+        if spec.kind is int:
+            try:
+                number = int(raw)
+            except ValueError:
+                raise Problem(ErrorCode.INVALID_REQUEST, f"`{name}` must be an integer") from None
+            if (spec.low is not None and number < spec.low) or (spec.high is not None and number > spec.high):
+                raise Problem(ErrorCode.INVALID_REQUEST, f"`{name}` must be between {spec.low} and {spec.high}")
+            values[name] = number
+        else:
+            if len(raw) > spec.max_length:
+                raise Problem(ErrorCode.INVALID_REQUEST, f"`{name}` is longer than {spec.max_length}")
+            values[name] = raw
+    return values
+
+
+async def _body(ep: Endpoint, request: Request) -> Any:
+    if ep.body is None:
+        return None
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise Problem(ErrorCode.TOO_LONG, f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return msgspec.json.decode(raw, type=ep.body)
+    except msgspec.ValidationError as exc:
+        raise Problem(ErrorCode.INVALID_REQUEST, str(exc)) from None
+    except msgspec.DecodeError:
+        raise Problem(ErrorCode.BAD_JSON, "body is not valid JSON") from None
+
+
+def _route(ep: Endpoint) -> Route:
+    async def handle(request: Request) -> Response:
+        if ep.same_origin:
+            same_origin(request)
+        actor = await _authorise(ep, request)
+        query = _query(ep, request)
+        body = await _body(ep, request)
+        call = Call(request, request.app.state.node, actor, body, dict(request.path_params), query)
+        result = await ep.handler(call)
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return Response(status_code=204 if ep.status == 200 else ep.status)
+        return json_response(result, ep.status)
+
+    return Route(ep.path, handle, methods=[ep.method])
+
+
+def routes() -> list[Route]:
+    # Import the resource modules so their @endpoint declarations register.
+    from server.api import resources  # noqa: F401
+
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for ep in ENDPOINTS:
+        if (ep.method, ep.path) in seen:
+            continue
+        seen.add((ep.method, ep.path))
+        out.append(_route(ep))
+    return out
+
+
+# ---------------------------------------------------------------------------- OpenAPI
+
+_PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "enum": [c.value for c in ErrorCode]},
+    },
+    "required": ["type", "title", "status", "detail", "code"],
+}
+
+
+def openapi() -> dict[str, Any]:
+    routes()  # make sure every module registered
+    models = []
+    for ep in ENDPOINTS:
+        models += [m for m in (ep.body, ep.response) if m is not None]
+    schemas, components = msgspec.json.schema_components(models, ref_template="#/components/schemas/{name}")
+    schema_of = dict(zip((id(m) for m in models), schemas, strict=True))
+    components["Problem"] = _PROBLEM
+    paths: dict[str, Any] = {}
+    for ep in ENDPOINTS:
+        problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        responses: dict[str, Any] = {}
+        if ep.response is not None:
+            responses[str(ep.status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": schema_of[id(ep.response)]}},
+            }
+        else:
+            responses["204" if ep.status == 200 else str(ep.status)] = {"description": "done"}
+        for status, why in (
+            (400, "bad request"),
+            (401, "not authenticated"),
+            (403, "not allowed"),
+            (404, "not found"),
+            (409, "conflict"),
+            (413, "too large"),
+            (422, "invalid"),
+            (429, "too many requests"),
+        ):
+            if ep.access == "public" and status in (401, 403):
+                continue
+            responses[str(status)] = {"description": why, **problem}
+        operation: dict[str, Any] = {
+            "summary": ep.summary,
+            "tags": [ep.tag],
+            "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', ep.path.lower()).strip('_')}",
+            "responses": responses,
+        }
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+            for name in re.findall(r"{(\w+)(?::\w+)?}", ep.path)
+        ]
+        for name, spec in ep.query.items():
+            schema: dict[str, Any] = {"type": "integer" if spec.kind is int else "string"}
+            if spec.kind is int:
+                if spec.low is not None:
+                    schema["minimum"] = spec.low
+                if spec.high is not None:
+                    schema["maximum"] = spec.high
+            else:
+                schema["maxLength"] = spec.max_length
+            parameters.append(
+                {"name": name, "in": "query", "required": False, "schema": schema, "description": spec.description}
+            )
+        if parameters:
+            operation["parameters"] = parameters
+        if ep.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schema_of[id(ep.body)]}},
+            }
+        if ep.access != "public":
+            operation["security"] = _security(ep)
+        path = re.sub(r"{(\w+):\w+}", r"{\1}", ep.path)
+        paths.setdefault(path, {})[ep.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rapport API",
+            "version": "1",
+            "description": "Live chat and push for online shops. Errors are RFC 9457 problem responses.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "rk_… key for the shop's back end"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "rapport_session"},
+                "customer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a visitor token or a shop-signed customer JWT",
+                },
+            },
+        },
+    }
+
+
+def _security(ep: Endpoint) -> list[dict[str, list[str]]]:
+    if ep.access == "agent":
+        return [{"session": []}]
+    if ep.access == "caller":
+        return [{"session": []}, {"customer": []}]
+    return [{"apiKey": [ep.scope or ""]}, {"session": []}]

@@ -1,0 +1,74 @@
+"""API keys for the shop's back end, managed by admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from server.api.endpoint import Call, endpoint
+from server.errors import Problem
+from server.protocol import ErrorCode
+from server.store.api_keys import ApiKey
+
+Scope = Literal["customers", "orders", "segments", "campaigns", "vouchers", "reminders", "events", "conversations", "*"]
+
+
+class NewKey(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    scopes: Annotated[list[Scope], msgspec.Meta(min_length=1, max_length=20)]
+
+
+class CreatedKey(msgspec.Struct):
+    key: ApiKey
+    # Shown once: only a hash is kept.
+    token: str
+
+
+class KeyList(msgspec.Struct):
+    keys: list[ApiKey]
+
+
+@endpoint(
+    "POST",
+    "/api/v1/api-keys",
+    summary="Create an API key (the token is shown once)",
+    tag="api keys",
+    access="agent",
+    roles=("admin",),
+    body=NewKey,
+    response=CreatedKey,
+    status=201,
+    same_origin=True,
+)
+async def create_key(call: Call) -> CreatedKey:
+    body: NewKey = call.body
+    key, token = await call.node.api_keys.create(body.name, list(body.scopes))
+    return CreatedKey(key=key, token=token)
+
+
+@endpoint(
+    "GET",
+    "/api/v1/api-keys",
+    summary="API keys (without secrets)",
+    tag="api keys",
+    access="agent",
+    roles=("admin",),
+    response=KeyList,
+)
+async def list_keys(call: Call) -> KeyList:
+    return KeyList(keys=await call.node.api_keys.list())
+
+
+@endpoint(
+    "DELETE",
+    "/api/v1/api-keys/{key_id:str}",
+    summary="Revoke an API key",
+    tag="api keys",
+    access="agent",
+    roles=("admin",),
+    same_origin=True,
+)
+async def revoke_key(call: Call) -> None:
+    if not await call.node.api_keys.revoke(call.path["key_id"]):
+        raise Problem(ErrorCode.NOT_FOUND, "no such active key")
