@@ -13,6 +13,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from server import streams
 from server.broker import Broker
@@ -24,7 +25,11 @@ _BATCH = 200
 
 
 class Item:
-    """One stored item of a stream, ready to send: its seq, whether only agents may see it, its frame."""
+    """One stored item of a stream, ready to send: its seq, whether only agents may see it, its frame.
+
+    An empty frame marks an item nobody is sent any more (an expired offer): the cursor moves
+    past it all the same.
+    """
 
     __slots__ = ("frame", "private", "seq")
 
@@ -89,6 +94,8 @@ class Hub:
         self._settings = settings
         self._epoch = epoch
         self._members: dict[str, set[Peer]] = {}
+        self._listeners: dict[str, Callable[[str], None]] = {}
+        self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._checker: asyncio.Task[None] | None = None
         broker.set_handlers(self._on_message, self._on_reconnect)
@@ -105,6 +112,16 @@ class Hub:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """A service (not a socket) wants this channel's ephemeral frames, e.g. campaign hints."""
+        self._listeners[channel] = callback
+        await self._broker.subscribe(channel)
+
+    def local_streams(self, prefix: str) -> list[str]:
+        """Ids of the streams of a kind that have a socket here (e.g. customers connected now)."""
+        start = prefix + ":"
+        return [ch[len(start) :] for ch in self._members if ch.startswith(start)]
 
     def peers(self) -> set[Peer]:
         found: set[Peer] = set()
@@ -183,6 +200,12 @@ class Hub:
     # -------------------------------------------------------------- delivery
 
     def _on_message(self, channel: str, data: bytes) -> None:
+        listener = self._listeners.get(channel)
+        if listener is not None:
+            try:
+                listener(streams.parse(data)[2])
+            except Exception:
+                log.exception("listener of %s failed", channel)
         members = self._members.get(channel)
         if not members:
             return
@@ -247,7 +270,7 @@ class Hub:
                     if item.seq <= cursor.seq:
                         continue
                     cursor.seq = item.seq
-                    if peer.sees_private or not item.private:
+                    if item.frame and (peer.sees_private or not item.private):
                         await peer.send_paced(item.frame)
                         if peer.closed:
                             return
@@ -268,9 +291,18 @@ class Hub:
 
     # -------------------------------------------------------------- recovery
 
+    def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Also run `hook` after the broker reconnects (services with hints of their own)."""
+        self._reconnect_hooks.append(hook)
+
     async def _on_reconnect(self) -> None:
         """The broker may have dropped hints while it was away: compare every stream with the store."""
         await self.check_positions()
+        for hook in self._reconnect_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("reconnect hook failed")
 
     async def check_positions(self) -> None:
         by_prefix: dict[str, list[str]] = {}

@@ -15,12 +15,19 @@ from server.chat.service import ChatService
 from server.chat.stream import ConversationStream
 from server.hub import Hub
 from server.ids import new_id
+from server.push.campaigns import CampaignService
+from server.push.hooks import CustomerActivity
+from server.push.inbox import InboxService, InboxStream
+from server.push.scheduler import Scheduler
 from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
 from server.store.api_keys import ApiKeyStore
+from server.store.campaigns import CampaignStore
 from server.store.conversations import ConversationStore
-from server.store.customers import CustomerStore
+from server.store.customers import CustomerAttributesStore, CustomerStore
+from server.store.inbox import InboxStore
+from server.store.vouchers import VoucherStore
 
 log = logging.getLogger("rapport")
 
@@ -37,11 +44,19 @@ class Node:
         self.agents = AgentStore(self.db)
         self.customers = CustomerStore(self.db)
         self.api_keys = ApiKeyStore(self.db)
+        self.customer_attributes = CustomerAttributesStore(self.db)
+        self.inbox_store = InboxStore(self.db)
+        self.inbox = InboxService(self.db, self.inbox_store, self.broker)
+        self.campaign_store = CampaignStore(self.db)
+        self.vouchers = VoucherStore(self.db)
+        self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
         self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
+        self.campaigns: CampaignService
+        self.activity: CustomerActivity
         self.visitor_tokens: VisitorTokens
         self.sessions: AgentSessions
         self.shop_secret = ""
@@ -55,15 +70,33 @@ class Node:
         await self._first_admin()
         self.hub = Hub(
             self.broker,
-            {"conv": ConversationStream(self.conversations, self.settings, self.db.epoch)},
+            {
+                "conv": ConversationStream(self.conversations, self.settings, self.db.epoch),
+                "inbox": InboxStream(self.inbox_store, self.settings),
+            },
             self.settings,
             self.db.epoch,
         )
+        self.campaigns = CampaignService(
+            self.campaign_store,
+            self.inbox,
+            self.broker,
+            self.settings,
+            local_customers=lambda: self.hub.local_streams("inbox"),
+            listen=self.hub.listen,
+        )
+        self.activity = self.campaigns
+        self.hub.on_reconnect(self.campaigns.catch_up)
+        self.scheduler.add("campaigns", self.campaigns.start_due)
         await self.broker.connect()
+        await self.campaigns.start()
         self.hub.start()
         self.presence.start()
+        self.scheduler.start()
 
     async def close(self) -> None:
+        await self.scheduler.stop()
+        await self.campaigns.stop()
         await self.presence.stop()
         await self.hub.stop()
         await self.broker.close()

@@ -23,6 +23,9 @@ Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 EventKind = Literal["message", "note", "edit", "status", "assigned", "read"]
+NotificationKind = Literal["order", "offer", "news", "product", "promotion", "survey", "reminder"]
+TrackAction = Literal["delivered", "opened", "clicked", "dismissed"]
+PropValue = Annotated[str, msgspec.Meta(max_length=500)] | int | float | bool
 ConversationStatus = Literal["waiting", "assigned", "closed"]
 AuthorType = Literal["customer", "agent", "system"]
 PresenceStatus = Literal["online", "away", "offline"]
@@ -85,12 +88,14 @@ class Identity(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 
 class Hello(Frame, tag="hello"):
-    """First frame on every connection. `resume` maps conversation ids to the last seq seen."""
+    """First frame on every connection. `resume` maps conversation ids to the last seq seen;
+    `inbox` is the last seq seen of the customer's notification stream."""
 
     visitor_token: Token | None = None
     identity: Identity | None = None
     epoch: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    resume: dict[Id, Seq] = {}
+    resume: Annotated[dict[Id, Seq], msgspec.Meta(max_length=100)] = {}
+    inbox: Seq | None = None
 
 
 class MessageSend(Frame, tag="message.send"):
@@ -151,6 +156,27 @@ class PresenceSet(Frame, tag="presence.set"):
     status: Literal["online", "away"]
 
 
+class NotificationTrack(Frame, tag="notification.track"):
+    """What the customer did with a notification of their inbox (tracked per campaign)."""
+
+    seq: Seq
+    action: TrackAction
+
+
+class PageView(Frame, tag="page.view"):
+    """The shopper is on this page now (for page-triggered campaigns)."""
+
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    title: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+
+
+class Track(Frame, tag="track"):
+    """A named event from the page, e.g. `Rapport('track', 'added_to_cart', {sku: 'X'})`."""
+
+    name: Id
+    props: Annotated[dict[Annotated[str, msgspec.Meta(max_length=64)], PropValue], msgspec.Meta(max_length=20)] = {}
+
+
 ClientFrame = (
     Hello
     | MessageSend
@@ -163,6 +189,9 @@ ClientFrame = (
     | ConversationClose
     | ConversationReopen
     | PresenceSet
+    | NotificationTrack
+    | PageView
+    | Track
 )
 
 # ---------------------------------------------------------------- server to client
@@ -186,6 +215,14 @@ class AgentInfo(msgspec.Struct, omit_defaults=True):
     status: PresenceStatus = "offline"
 
 
+class CustomerProfile(msgspec.Struct, omit_defaults=True):
+    """What the shop told us of this customer, for a personal greeting (identified customers)."""
+
+    name: str | None = None
+    loyalty_points: int = 0
+    tier: str | None = None
+
+
 class Welcome(Frame, tag="welcome"):
     role: Literal["customer", "agent"]
     epoch: str
@@ -194,6 +231,7 @@ class Welcome(Frame, tag="welcome"):
     conversations: list[ConversationSummary] = []
     visitor_token: str | None = None
     customer_id: str | None = None
+    profile: CustomerProfile | None = None
     agent: AgentInfo | None = None
 
 
@@ -272,7 +310,59 @@ class ConversationUpdate(Frame, tag="conversation"):
     conversation: ConversationSummary
 
 
-ServerFrame = Welcome | Ack | Error | Event | Resumed | Reset | TypingNotice | Presence | Queue | ConversationUpdate
+class VoucherInfo(msgspec.Struct, omit_defaults=True):
+    code: str
+    kind: Literal["amount", "percent"]
+    amount: float
+    currency: str | None = None
+    expires_at: int | None = None
+    redeemed: bool = False
+
+
+class Notification(Frame, tag="notification"):
+    """One item of the customer's notification stream (their inbox); `seq` grows by one per item."""
+
+    seq: int
+    kind: NotificationKind
+    title: str
+    body: str
+    at: int
+    marketing: bool
+    url: str | None = None
+    data: dict[str, Any] | None = None
+    voucher: VoucherInfo | None = None
+    campaign_id: str | None = None
+    expires_at: int | None = None
+
+
+class InboxResumed(Frame, tag="inbox.resumed"):
+    """Everything up to `seq` of the inbox has been sent; live notifications follow."""
+
+    seq: int
+
+
+class InboxReset(Frame, tag="inbox.reset"):
+    """Replace the local inbox with these (the latest unexpired) notifications."""
+
+    seq: int
+    notifications: list[Notification]
+
+
+ServerFrame = (
+    Welcome
+    | Ack
+    | Error
+    | Event
+    | Resumed
+    | Reset
+    | TypingNotice
+    | Presence
+    | Queue
+    | ConversationUpdate
+    | Notification
+    | InboxResumed
+    | InboxReset
+)
 
 _client_decoder = msgspec.json.Decoder(ClientFrame)
 _encoder = msgspec.json.Encoder()

@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
+    max_bulk_bytes: int = 10 * 1024 * 1024
+    frequency_cap_per_day: int = 3
+    scheduler_interval: float = 1.0
     log_level: str = "info"
 
     @classmethod
@@ -118,5 +121,14 @@ DOCS: dict[str, tuple[str, str]] = {
     "argon2_time_cost": ("RAPPORT_ARGON2_TIME_COST", "Argon2id passes for agent passwords."),
     "argon2_memory_kib": ("RAPPORT_ARGON2_MEMORY_KIB", "Argon2id memory per hash, KiB."),
     "argon2_parallelism": ("RAPPORT_ARGON2_PARALLELISM", "Argon2id lanes."),
+    "max_bulk_bytes": ("RAPPORT_MAX_BULK_BYTES", "Largest bulk customer import accepted over the API, bytes."),
+    "frequency_cap_per_day": (
+        "RAPPORT_FREQUENCY_CAP_PER_DAY",
+        "Most marketing notifications one customer gets in 24 hours (order updates are not counted).",
+    ),
+    "scheduler_interval": (
+        "RAPPORT_SCHEDULER_INTERVAL",
+        "Seconds between looks for due scheduled campaigns and reminders.",
+    ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
 }

@@ -13,6 +13,8 @@ from typing import Literal
 
 AGENTS = "agents"
 CUSTOMERS = "customers"
+# Campaign hints for every process: "campaign X started", delivered to locally connected customers.
+CAMPAIGNS = "campaigns"
 
 EnvelopeKind = Literal["e", "f", "g", "r"]
 
@@ -27,6 +29,10 @@ def agent(agent_id: str) -> str:
 
 def customer(customer_id: str) -> str:
     return f"customer:{customer_id}"
+
+
+def inbox(customer_id: str) -> str:
+    return f"inbox:{customer_id}"
 
 
 def conversation_of(channel: str) -> str | None:

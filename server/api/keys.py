@@ -57,7 +57,7 @@ async def create_key(call: Call) -> CreatedKey:
     response=KeyList,
 )
 async def list_keys(call: Call) -> KeyList:
-    return KeyList(keys=await call.node.api_keys.list())
+    return KeyList(keys=await call.node.api_keys.everything())
 
 
 @endpoint(

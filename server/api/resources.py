@@ -1,5 +1,31 @@
 """Every REST resource module, imported so their endpoint declarations register."""
 
-from server.api import agents, conversations, health, keys, openapi, session
+from server.api import (
+    agents,
+    campaigns,
+    conversations,
+    customers,
+    events,
+    health,
+    keys,
+    openapi,
+    orders,
+    segments,
+    session,
+    vouchers,
+)
 
-__all__ = ["agents", "conversations", "health", "keys", "openapi", "session"]
+__all__ = [
+    "agents",
+    "campaigns",
+    "conversations",
+    "customers",
+    "events",
+    "health",
+    "keys",
+    "openapi",
+    "orders",
+    "segments",
+    "session",
+    "vouchers",
+]

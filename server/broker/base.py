@@ -43,6 +43,11 @@ class Broker(abc.ABC):
     @abc.abstractmethod
     async def publish(self, channel: str, data: bytes) -> None: ...
 
+    async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish several messages; backends batch them (one round trip for Redis)."""
+        for channel, data in messages:
+            await self.publish(channel, data)
+
     @abc.abstractmethod
     async def subscribe(self, channel: str) -> None:
         """Idempotent: subscribing twice to a channel is the same as once."""

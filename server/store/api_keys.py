@@ -61,7 +61,7 @@ class ApiKeyStore:
             last_used_at=row["last_used_at"],
         )
 
-    async def list(self) -> list[ApiKey]:
+    async def everything(self) -> list[ApiKey]:
         rows = await self.db.fetchall("SELECT * FROM api_keys ORDER BY created_at")
         return [
             ApiKey(

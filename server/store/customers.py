@@ -82,3 +82,54 @@ async def _one(tx: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -
     async with tx.execute(sql, params) as cur:
         row = await cur.fetchone()
     return _record(row) if row else None
+
+
+_PUSH_COLUMNS = (
+    "id, external_id, name, email, loyalty_points, tier, birthday, last_order_at, total_spent, tags,"
+    " marketing_consent, timezone, locale, attributes, created_at"
+)
+
+
+class CustomerAttributesStore:
+    """The attributes the push engine targets by; written by the shop's back end."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, external_id: str) -> Row | None:
+        return await self.db.fetchone(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE external_id = ?", (external_id,))
+
+    async def by_ids(self, customer_ids: list[str]) -> list[Row]:
+        rows: list[Row] = []
+        for start in range(0, len(customer_ids), 500):
+            chunk = customer_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += await self.db.fetchall(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE id IN ({marks})", chunk)
+        return rows
+
+    async def upsert_many(self, items: list[tuple[str, dict[str, object]]]) -> tuple[int, int]:
+        """Insert or update customers by the shop's id, in one transaction: (created, updated)."""
+        created = updated = 0
+        now = now_ms()
+        async with self.db.transaction() as tx:
+            for external_id, columns in items:
+                async with tx.execute("SELECT id FROM customers WHERE external_id = ?", (external_id,)) as cur:
+                    row = await cur.fetchone()
+                if row is None:
+                    customer_id = new_id("cu")
+                    await tx.execute(
+                        "INSERT INTO customers (id, external_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                        (customer_id, external_id, now, now),
+                    )
+                    created += 1
+                else:
+                    customer_id = row[0]
+                    updated += 1
+                if columns:
+                    # Column names come from the CustomerIn model's fields, never from input.
+                    assignments = ", ".join(f"{name} = ?" for name in columns)
+                    await tx.execute(
+                        f"UPDATE customers SET {assignments}, updated_at = ? WHERE id = ?",
+                        (*columns.values(), now, customer_id),
+                    )
+        return created, updated

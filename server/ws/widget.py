@@ -8,7 +8,18 @@ from server import streams
 from server.auth.identity import IdentityError, VerifiedCustomer, still_valid, verify_customer
 from server.chat.access import Actor
 from server.node import Node
-from server.protocol import CloseCode, ErrorCode, Hello, Presence, Welcome, encode_text
+from server.protocol import (
+    CloseCode,
+    CustomerProfile,
+    ErrorCode,
+    Hello,
+    NotificationTrack,
+    PageView,
+    Presence,
+    Track,
+    Welcome,
+    encode_text,
+)
 from server.ws.session import ClientSession, Terminate
 
 
@@ -19,6 +30,13 @@ class WidgetSession(ClientSession):
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         super().__init__(websocket, node)
         self.verified: VerifiedCustomer | None = None
+        self.handlers.update(
+            {
+                NotificationTrack: self.on_notification_track,
+                PageView: self.on_page_view,
+                Track: self.on_track,
+            }
+        )
 
     def allowed_origins(self) -> tuple[str, ...]:
         return self.settings.allowed_origins
@@ -47,6 +65,7 @@ class WidgetSession(ClientSession):
         conversations = await node.chat.conversations_of(self.actor)
         agents = await node.presence.agents()
         online = any(a.status == "online" for a in agents)
+        profile = await self._profile(customer_id) if self.verified else None
         self.conn.send(
             encode_text(
                 Welcome(
@@ -57,6 +76,7 @@ class WidgetSession(ClientSession):
                     conversations=conversations,
                     visitor_token=token,
                     customer_id=customer_id,
+                    profile=profile,
                 )
             )
         )
@@ -68,6 +88,32 @@ class WidgetSession(ClientSession):
         # Follow what the client knows, plus every open conversation (a new tab knows nothing yet).
         follow = [c.id for c in conversations if c.id in hello.resume or c.status != "closed"]
         await self.follow_all(follow, hello)
+        if self.verified:
+            # Pushes are for customers the shop knows; anonymous visitors only chat.
+            await node.activity.on_connect(customer_id)
+            await node.hub.follow(self.conn, streams.inbox(customer_id), hello.inbox or 0, epoch=hello.epoch)
+
+    async def _profile(self, customer_id: str) -> CustomerProfile | None:
+        rows = await self.node.customer_attributes.by_ids([customer_id])
+        if not rows:
+            return None
+        row = rows[0]
+        return CustomerProfile(name=row["name"], loyalty_points=row["loyalty_points"], tier=row["tier"])
+
+    async def on_notification_track(self, f: NotificationTrack) -> None:
+        await self.node.inbox.track(self.me.id, f.seq, f.action)
+
+    async def on_page_view(self, f: PageView) -> None:
+        if self.verified:
+            await self.node.activity.on_page_view(self.me.id, self.conn.id, f.url)
+
+    async def on_track(self, f: Track) -> None:
+        if self.verified:
+            await self.node.activity.on_event(self.me.id, f.name, f.props)
+
+    async def finish(self) -> None:
+        if self.verified and self.actor is not None:
+            self.node.activity.on_disconnect(self.actor.id, self.conn.id)
 
     async def _visitor(self, token: str | None) -> str | None:
         """The anonymous customer a visitor token names, if it is still anonymous.

@@ -13,7 +13,6 @@ ALTER TABLE customers ADD COLUMN consent_source TEXT;
 ALTER TABLE customers ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
 ALTER TABLE customers ADD COLUMN locale TEXT;
 ALTER TABLE customers ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
-ALTER TABLE customers ADD COLUMN inbox_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE customers ADD COLUMN updated_at INTEGER;
 
 -- Keys the shop's back end calls the API with. Only a SHA-256 of the secret part is kept:

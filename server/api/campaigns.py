@@ -1,0 +1,139 @@
+"""Campaigns for marketers and the shop's back end: write, preview, send or schedule, stop, follow."""
+
+from __future__ import annotations
+
+import msgspec
+
+from server.api.endpoint import Call, Query, endpoint
+from server.push.campaigns import CampaignIn, CampaignOut, PreviewIn, PreviewOut, SendIn, Stats, campaign_out
+
+_MARKETERS = ("marketer", "admin")
+
+
+class CampaignList(msgspec.Struct):
+    campaigns: list[CampaignOut]
+
+
+@endpoint(
+    "POST",
+    "/api/v1/campaigns",
+    summary="Create a campaign (a draft; templates are checked now)",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    body=CampaignIn,
+    response=CampaignOut,
+    status=201,
+)
+async def create_campaign(call: Call) -> CampaignOut:
+    assert call.actor is not None  # noqa: S101
+    return await call.node.campaigns.create(call.body, created_by=f"{call.actor.type}:{call.actor.id}")
+
+
+@endpoint(
+    "GET",
+    "/api/v1/campaigns",
+    summary="Campaigns, newest first",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    response=CampaignList,
+    query={
+        "limit": Query(int, 50, "page size", low=1, high=500),
+        "offset": Query(int, 0, "to skip", low=0, high=10**9),
+    },
+)
+async def list_campaigns(call: Call) -> CampaignList:
+    rows = await call.node.campaign_store.recent(call.query["limit"], call.query["offset"])
+    return CampaignList(campaigns=[campaign_out(r) for r in rows])
+
+
+@endpoint(
+    "GET",
+    "/api/v1/campaigns/{campaign_id:str}",
+    summary="A campaign",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    response=CampaignOut,
+)
+async def get_campaign(call: Call) -> CampaignOut:
+    return await call.node.campaigns.get(call.path["campaign_id"])
+
+
+@endpoint(
+    "PUT",
+    "/api/v1/campaigns/{campaign_id:str}",
+    summary="Change a draft or scheduled campaign",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    body=CampaignIn,
+    response=CampaignOut,
+)
+async def update_campaign(call: Call) -> CampaignOut:
+    return await call.node.campaigns.update(call.path["campaign_id"], call.body)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/campaigns/{campaign_id:str}/preview",
+    summary="Render it for one customer",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    body=PreviewIn,
+    response=PreviewOut,
+)
+async def preview_campaign(call: Call) -> PreviewOut:
+    body: PreviewIn = call.body
+    return await call.node.campaigns.preview(call.path["campaign_id"], body.customer_id)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/campaigns/{campaign_id:str}/send",
+    summary="Send now, or schedule with send_at",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    body=SendIn,
+    response=CampaignOut,
+)
+async def send_campaign(call: Call) -> CampaignOut:
+    body: SendIn = call.body
+    return await call.node.campaigns.send(call.path["campaign_id"], body.send_at)
+
+
+@endpoint(
+    "POST",
+    "/api/v1/campaigns/{campaign_id:str}/stop",
+    summary="Stop: nobody else gets it",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    response=CampaignOut,
+)
+async def stop_campaign(call: Call) -> CampaignOut:
+    return await call.node.campaigns.stop_campaign(call.path["campaign_id"])
+
+
+@endpoint(
+    "GET",
+    "/api/v1/campaigns/{campaign_id:str}/stats",
+    summary="Recipients, delivered, opened, clicked, dismissed, redeemed",
+    tag="campaigns",
+    access="shop",
+    scope="campaigns",
+    roles=_MARKETERS,
+    response=Stats,
+)
+async def campaign_stats(call: Call) -> Stats:
+    return await call.node.campaigns.stats(call.path["campaign_id"])

@@ -1,0 +1,37 @@
+"""Named events from the shop's back end ("purchased", ...), for triggered campaigns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from server.api.endpoint import Call, endpoint
+from server.errors import Problem
+from server.protocol import ErrorCode, Id, PropValue
+from server.push.customers import ExternalId
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True):
+    customer_id: ExternalId
+    name: Id
+    props: Annotated[dict[Annotated[str, msgspec.Meta(max_length=64)], PropValue], msgspec.Meta(max_length=20)] = {}
+
+
+@endpoint(
+    "POST",
+    "/api/v1/events",
+    summary="A customer did something (cross-sell and up-sell triggers)",
+    tag="events",
+    access="shop",
+    scope="events",
+    roles=("admin",),
+    body=EventIn,
+    status=202,
+)
+async def customer_event(call: Call) -> None:
+    body: EventIn = call.body
+    row = await call.node.customer_attributes.get(body.customer_id)
+    if row is None:
+        raise Problem(ErrorCode.NOT_FOUND, f"no customer {body.customer_id}")
+    await call.node.activity.on_event(row["id"], body.name, body.props)

@@ -1,0 +1,1 @@
+"""Pushing to customers: their inbox stream, order updates, segments, campaigns, vouchers, reminders."""

@@ -1,0 +1,180 @@
+"""What the shop tells us of its customers: the attribute model, validation, and bulk import parsing."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zoneinfo
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import msgspec
+
+from server.ids import now_ms
+from server.store.customers import CustomerAttributesStore
+
+ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AttrValue = Annotated[str, msgspec.Meta(max_length=500)] | int | float | bool
+UNSET = msgspec.UNSET
+
+
+class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to set; a field left out keeps its stored value (an upsert, not a replace)."""
+
+    name: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType | None = UNSET
+    email: Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | msgspec.UnsetType | None = UNSET
+    loyalty_points: Annotated[int, msgspec.Meta(ge=0, le=10**9)] | msgspec.UnsetType = UNSET
+    tier: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType | None = UNSET
+    birthday: dt.date | msgspec.UnsetType | None = UNSET
+    last_order_at: dt.datetime | msgspec.UnsetType | None = UNSET
+    total_spent: Annotated[float, msgspec.Meta(ge=0, le=1e12)] | msgspec.UnsetType = UNSET
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=50)] | msgspec.UnsetType = UNSET
+    marketing_consent: bool | msgspec.UnsetType = UNSET
+    timezone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = UNSET
+    locale: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType | None = UNSET
+    attributes: (
+        Annotated[dict[Annotated[str, msgspec.Meta(max_length=64)], AttrValue], msgspec.Meta(max_length=50)]
+        | msgspec.UnsetType
+    ) = UNSET
+
+
+class BulkCustomer(CustomerIn, forbid_unknown_fields=True):
+    """One line of a bulk import: the shop's id plus the fields."""
+
+    id: ExternalId = ""
+
+
+class CustomerOut(msgspec.Struct):
+    id: str
+    external_id: str | None
+    name: str | None
+    email: str | None
+    loyalty_points: int
+    tier: str | None
+    birthday: str | None
+    last_order_at: int | None
+    total_spent: float
+    tags: list[str]
+    marketing_consent: bool
+    timezone: str
+    locale: str | None
+    attributes: dict[str, Any]
+    created_at: int
+
+
+class InvalidCustomer(ValueError):
+    pass
+
+
+class LineError(msgspec.Struct):
+    line: int
+    reason: str
+
+
+class ImportResult(msgspec.Struct):
+    created: int
+    updated: int
+    errors: list[LineError]
+
+
+async def import_lines(
+    store: CustomerAttributesStore,
+    text: str,
+    fmt: str,
+    source: str,
+    batch: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Validate every line, import the good ones (a transaction per batch), report the bad ones."""
+    items: list[tuple[str, dict[str, Any]]] = []
+    errors: list[LineError] = []
+    for number, parsed in parse_bulk(text, fmt):
+        if isinstance(parsed, str):
+            errors.append(LineError(line=number, reason=parsed))
+        elif not parsed.id:
+            errors.append(LineError(line=number, reason="missing `id` (the shop's customer id)"))
+        else:
+            try:
+                items.append((parsed.id, columns_of(parsed, source)))
+            except InvalidCustomer as exc:
+                errors.append(LineError(line=number, reason=str(exc)))
+    created = updated = 0
+    for start in range(0, len(items), batch):
+        c, u = await store.upsert_many(items[start : start + batch])
+        created, updated = created + c, updated + u
+        if progress is not None:
+            progress(min(start + batch, len(items)), len(items))
+    return ImportResult(created=created, updated=updated, errors=errors)
+
+
+def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
+    """The store columns to write for these fields (validated beyond what types can say)."""
+    out: dict[str, Any] = {}
+    for field in data.__struct_fields__:
+        value = getattr(data, field)
+        if value is UNSET or field == "id":
+            continue
+        if field == "timezone":
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise InvalidCustomer(f"unknown time zone {value!r}") from None
+        if field == "birthday" and value is not None:
+            value = value.isoformat()
+        elif field == "last_order_at" and value is not None:
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.UTC)
+            value = int(value.timestamp() * 1000)
+        elif field in ("tags", "attributes"):
+            value = json.dumps(sorted(set(value)) if field == "tags" else value)
+        elif field == "marketing_consent":
+            # Consent changes are kept with time and source (GDPR Art. 7: demonstrable consent).
+            out["consent_changed_at"] = now_ms()
+            out["consent_source"] = source
+            value = int(value)
+        out[field] = value
+    return out
+
+
+_bulk_decoder = msgspec.json.Decoder(BulkCustomer)
+
+
+def parse_bulk(text: str, fmt: str) -> Iterator[tuple[int, BulkCustomer | str]]:
+    """(line number, customer or the reason the line is refused), line by line: a bad line
+    never stops the others."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text))
+        for number, row in enumerate(reader, start=2):
+            try:
+                yield number, msgspec.convert(_csv_row(row), BulkCustomer, strict=False)
+            except (msgspec.ValidationError, ValueError) as exc:
+                yield number, str(exc)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, _bulk_decoder.decode(line)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            yield number, str(exc)
+
+
+def _csv_row(row: dict[str | None, str | None]) -> dict[str, Any]:
+    if None in row:
+        raise ValueError("more values than columns")
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None or value is None or value == "":
+            continue
+        if key == "tags":
+            out[key] = [t.strip() for t in value.split("|") if t.strip()]
+        elif key == "attributes":
+            out[key] = json.loads(value)
+        elif key == "marketing_consent":
+            out[key] = value.strip().lower() in ("1", "true", "yes", "y")
+        else:
+            out[key] = value
+    return out

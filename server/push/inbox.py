@@ -1,0 +1,99 @@
+"""Customers' inboxes: store notifications with their seq, then publish; replay them to the hub."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiosqlite
+
+from server import streams
+from server.broker import Broker
+from server.errors import Problem
+from server.hub import Item, StreamSource
+from server.ids import now_ms
+from server.protocol import ErrorCode, InboxReset, InboxResumed, TrackAction, encode, encode_text
+from server.settings import Settings
+from server.store import Database
+from server.store.db import Row
+from server.store.inbox import Draft, InboxStore, notification_of
+
+
+class InboxService:
+    """The one way anything reaches a customer's inbox: order updates, campaigns, reminders."""
+
+    def __init__(self, db: Database, inbox: InboxStore, broker: Broker) -> None:
+        self._db = db
+        self._inbox = inbox
+        self._broker = broker
+
+    async def deliver(
+        self,
+        drafts: Sequence[tuple[str, Draft]],
+        *,
+        prepare: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
+    ) -> int:
+        """Store, then publish. Returns how many notifications were new (duplicates by key are not).
+
+        `prepare` writes what the notifications refer to (their vouchers) in the same transaction.
+        """
+        if not drafts:
+            return 0
+        async with self._db.transaction() as tx:
+            if prepare is not None:
+                await prepare(tx)
+            before = tx.total_changes
+            stamp = await InboxStore.append_many(tx, drafts)
+            stored = tx.total_changes - before
+            rows = await InboxStore.rows_since(tx, sorted({cid for cid, _ in drafts}), stamp) if stored else []
+        await self.publish(rows)
+        return stored
+
+    async def publish(self, rows: Sequence[Row]) -> None:
+        await self._broker.publish_many(
+            [
+                (
+                    streams.inbox(row["customer_id"]),
+                    streams.event_envelope(row["seq"], False, encode(notification_of(row))),
+                )
+                for row in rows
+            ]
+        )
+
+    async def track(self, customer_id: str, seq: int, action: TrackAction | str) -> bool:
+        exists, campaign_id = await self._inbox.campaign_of(customer_id, seq)
+        if not exists:
+            raise Problem(ErrorCode.NOT_FOUND, f"no notification {seq} in your inbox")
+        return await self._inbox.record_action(customer_id, seq, action, campaign_id)
+
+
+class InboxStream(StreamSource):
+    """The hub's view of inboxes. Expired offers are passed over (an empty frame), not replayed."""
+
+    def __init__(self, inbox: InboxStore, settings: Settings) -> None:
+        self._inbox = inbox
+        self._settings = settings
+
+    async def after(self, stream_id: str, after: int, limit: int) -> list[Item]:
+        now = now_ms()
+        return [
+            Item(
+                r["seq"],
+                False,
+                "" if r["expires_at"] is not None and r["expires_at"] <= now else encode_text(notification_of(r)),
+            )
+            for r in await self._inbox.after(stream_id, after, limit)
+        ]
+
+    async def last_seqs(self, stream_ids: list[str]) -> dict[str, int]:
+        return await self._inbox.last_seqs(stream_ids)
+
+    async def reset(self, stream_id: str, sees_private: bool) -> tuple[str, int] | None:
+        last = (await self._inbox.last_seqs([stream_id])).get(stream_id)
+        if last is None:
+            return None
+        rows = await self._inbox.latest_unexpired(stream_id, self._settings.snapshot_events)
+        frame = InboxReset(seq=last, notifications=[notification_of(r) for r in rows])
+        return encode_text(frame), last
+
+    def resumed(self, stream_id: str, seq: int) -> str:
+        return encode_text(InboxResumed(seq=seq))

@@ -1,0 +1,171 @@
+"""Each customer's numbered notification stream (their inbox) and what happened to each item."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from server.ids import now_ms
+from server.protocol import Notification, NotificationKind, VoucherInfo
+from server.store.db import Database, Row
+
+
+class Draft(msgspec.Struct, kw_only=True):
+    """A notification about to be stored for one customer."""
+
+    kind: NotificationKind
+    marketing: bool
+    title: str
+    body: str
+    url: str | None = None
+    data: dict[str, Any] | None = None
+    voucher_code: str | None = None
+    expires_at: int | None = None
+    campaign_id: str | None = None
+    # Exactly once: a second draft with the same key for the same customer is not stored.
+    dedupe_key: str | None = None
+
+
+_SELECT = """
+SELECT n.customer_id, n.seq, n.kind, n.marketing, n.campaign_id, n.title, n.body, n.url, n.data, n.expires_at,
+       n.created_at, v.code AS v_code, v.kind AS v_kind, v.amount AS v_amount, v.currency AS v_currency,
+       v.expires_at AS v_expires_at, v.redeemed_at AS v_redeemed_at
+FROM notifications n LEFT JOIN vouchers v ON v.code = n.voucher_code
+"""
+
+# Seq = the customer's highest + 1, computed in the statement itself so a batch of many customers
+# is one executemany; the write transaction makes it race-free across processes.
+_INSERT = """
+INSERT INTO notifications (customer_id, seq, kind, marketing, campaign_id, dedupe_key, title, body, url, data,
+                           voucher_code, expires_at, created_at)
+SELECT ?1, COALESCE((SELECT MAX(seq) FROM notifications WHERE customer_id = ?1), 0) + 1,
+       ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+WHERE ?5 IS NULL OR NOT EXISTS (SELECT 1 FROM notifications WHERE customer_id = ?1 AND dedupe_key = ?5)
+"""
+
+
+def notification_of(row: Row) -> Notification:
+    voucher = None
+    if row["v_code"] is not None:
+        voucher = VoucherInfo(
+            code=row["v_code"],
+            kind=row["v_kind"],
+            amount=row["v_amount"],
+            currency=row["v_currency"],
+            expires_at=row["v_expires_at"],
+            redeemed=row["v_redeemed_at"] is not None,
+        )
+    data = json.loads(row["data"]) if row["data"] and row["data"] != "{}" else None
+    return Notification(
+        seq=row["seq"],
+        kind=row["kind"],
+        title=row["title"],
+        body=row["body"],
+        at=row["created_at"],
+        marketing=bool(row["marketing"]),
+        url=row["url"],
+        data=data,
+        voucher=voucher,
+        campaign_id=row["campaign_id"],
+        expires_at=row["expires_at"],
+    )
+
+
+class InboxStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def append_many(tx: aiosqlite.Connection, drafts: Sequence[tuple[str, Draft]]) -> int:
+        """Store drafts for customers, in the caller's transaction; duplicates by key are skipped.
+
+        Returns the time stamped on them, for `rows_since`.
+        """
+        now = now_ms()
+        await tx.executemany(
+            _INSERT,
+            [
+                (
+                    cid,
+                    d.kind,
+                    int(d.marketing),
+                    d.campaign_id,
+                    d.dedupe_key,
+                    d.title,
+                    d.body,
+                    d.url,
+                    json.dumps(d.data or {}),
+                    d.voucher_code,
+                    d.expires_at,
+                    now,
+                )
+                for cid, d in drafts
+            ],
+        )
+        return now
+
+    @staticmethod
+    async def seq_of(tx: aiosqlite.Connection, customer_id: str, dedupe_key: str) -> int | None:
+        async with tx.execute(
+            "SELECT seq FROM notifications WHERE customer_id = ? AND dedupe_key = ?", (customer_id, dedupe_key)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else None
+
+    @staticmethod
+    async def rows_since(tx: aiosqlite.Connection, customer_ids: Sequence[str], since: int) -> list[Row]:
+        """The notifications stored for these customers at or after `since` (a batch just written)."""
+        rows: list[Row] = []
+        for start in range(0, len(customer_ids), 500):
+            chunk = list(customer_ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            async with tx.execute(
+                f"{_SELECT} WHERE n.customer_id IN ({marks}) AND n.created_at >= ? ORDER BY n.customer_id, n.seq",
+                (*chunk, since),
+            ) as cur:
+                rows += list(await cur.fetchall())
+        return rows
+
+    async def after(self, customer_id: str, after: int, limit: int) -> list[Row]:
+        return await self.db.fetchall(
+            f"{_SELECT} WHERE n.customer_id = ? AND n.seq > ? ORDER BY n.seq LIMIT ?", (customer_id, after, limit)
+        )
+
+    async def latest_unexpired(self, customer_id: str, limit: int) -> list[Row]:
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE n.customer_id = ? AND (n.expires_at IS NULL OR n.expires_at > ?)"
+            " ORDER BY n.seq DESC LIMIT ?",
+            (customer_id, now_ms(), limit),
+        )
+        return rows[::-1]
+
+    async def last_seqs(self, customer_ids: list[str]) -> dict[str, int]:
+        if not customer_ids:
+            return {}
+        marks = ",".join("?" * len(customer_ids))
+        rows = await self.db.fetchall(
+            f"SELECT id, (SELECT MAX(seq) FROM notifications WHERE customer_id = customers.id) AS last"
+            f" FROM customers WHERE id IN ({marks})",
+            customer_ids,
+        )
+        return {r["id"]: r["last"] or 0 for r in rows}
+
+    async def campaign_of(self, customer_id: str, seq: int) -> tuple[bool, str | None]:
+        row = await self.db.fetchone(
+            "SELECT campaign_id FROM notifications WHERE customer_id = ? AND seq = ?", (customer_id, seq)
+        )
+        return (row is not None, row["campaign_id"] if row else None)
+
+    async def record_action(self, customer_id: str, seq: int, action: str, campaign_id: str | None) -> bool:
+        """True when this action is new for this notification (repeats are not counted twice)."""
+        async with self.db.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO notification_actions (customer_id, seq, action, campaign_id, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (customer_id, seq, action, campaign_id, now_ms()),
+            )
+            return cur.rowcount > 0
