@@ -1,4 +1,4 @@
-"""The `rapport` command: serve, migrate, agent add, demo."""
+"""The `rapport` command: serve, migrate, agent add, apikey add, import customers, demo."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ import getpass
 import os
 import sys
 import time
+from pathlib import Path
 
 import jwt
 import uvicorn
 
 from server.auth.passwords import Passwords
+from server.push.customers import import_lines
 from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
+from server.store.api_keys import SCOPES, ApiKeyStore
+from server.store.customers import CustomerAttributesStore
 
 
 def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
@@ -87,6 +91,48 @@ async def _agent_add(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _apikey_add(args: argparse.Namespace) -> int:
+    db = Database(Settings.from_env().database_path)
+    await db.open()
+    try:
+        scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+        unknown = [s for s in scopes if s not in (*SCOPES, "*")]
+        if unknown or not scopes:
+            print(f"rapport: unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}, *", file=sys.stderr)
+            return 2
+        key, token = await ApiKeyStore(db).create(args.name, scopes)
+    finally:
+        await db.close()
+    print(f"API key {key.id} ({', '.join(key.scopes)}); shown once, keep it secret:\n{token}")
+    return 0
+
+
+async def _import_customers(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+    db = Database(Settings.from_env().database_path)
+    await db.open()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rimported {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    try:
+        result = await import_lines(
+            CustomerAttributesStore(db),
+            path.read_text(encoding="utf-8"),
+            fmt,
+            source=f"cli:{path.name}",
+            progress=progress,
+        )
+    finally:
+        await db.close()
+    print(file=sys.stderr)
+    for error in result.errors:
+        print(f"line {error.line}: {error.reason}", file=sys.stderr)
+    print(f"created {result.created}, updated {result.updated}, refused {len(result.errors)} line(s)")
+    return 1 if result.errors else 0
+
+
 async def _demo() -> int:
     settings = Settings.from_env()
     db = Database(settings.database_path)
@@ -121,6 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=["agent", "marketer", "admin"], default="agent")
     add.add_argument("--password", help="default: $RAPPORT_AGENT_PASSWORD or a prompt")
     add.add_argument("--max-concurrent", type=int)
+    apikey = sub.add_parser("apikey", help="manage API keys of the shop's back end")
+    apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
+    key_add = apikey_sub.add_parser("add", help="create an API key (printed once)")
+    key_add.add_argument("--name", required=True)
+    key_add.add_argument("--scopes", default="*", help=f"comma-separated: {', '.join(SCOPES)} or *")
+    imp = sub.add_parser("import", help="bulk imports")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True)
+    imp_customers = imp_sub.add_parser("customers", help="import customers from JSON lines or CSV")
+    imp_customers.add_argument("file")
+    imp_customers.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file's extension")
     sub.add_parser("demo", help="print the demo URLs, the shop secret and a sample customer token")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -129,4 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_migrate())
     if args.command == "agent":
         return asyncio.run(_agent_add(args))
+    if args.command == "apikey":
+        return asyncio.run(_apikey_add(args))
+    if args.command == "import":
+        return asyncio.run(_import_customers(args))
     return asyncio.run(_demo())
