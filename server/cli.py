@@ -116,10 +116,11 @@ async def _import_customers(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rimported {done}/{total}", end="", file=sys.stderr, flush=True)
 
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     try:
         result = await import_lines(
             CustomerAttributesStore(db),
-            path.read_text(encoding="utf-8"),
+            text,
             fmt,
             source=f"cli:{path.name}",
             progress=progress,
