@@ -60,7 +60,10 @@ def check(source: str, *, field: str, with_voucher: bool) -> None:
         parsed = _env.parse(source)
     except TemplateError as exc:
         raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template syntax error: {exc}") from None
-    unknown = meta.find_undeclared_variables(parsed) - ALLOWED
+    names = meta.find_undeclared_variables(parsed)
+    unknown = names - ALLOWED
+    if "voucher" in names and not with_voucher:
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: uses `voucher`, but this campaign gives no voucher")
     if unknown:
         raise Problem(
             ErrorCode.INVALID_REQUEST,

@@ -35,7 +35,7 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "secret_key": "test-secret-key",
-        "shop_secret": "test-shop-secret",
+        "shop_secret": "test-shop-secret-0123456789abcdef",
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8,
         "argon2_parallelism": 1,
