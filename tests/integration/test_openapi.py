@@ -32,7 +32,8 @@ def test_the_served_document_is_the_generated_one(process_server: ProcessServer)
     assert served["openapi"].startswith("3.1")
     paths = served["paths"]
     for path in ("/api/v1/customers/{external_id}", "/api/v1/orders/events", "/api/v1/segments",
-                 "/api/v1/campaigns", "/api/v1/vouchers/{code}/redeem", "/api/v1/conversations/{conversation_id}/events"):
+                 "/api/v1/campaigns", "/api/v1/vouchers/{code}/redeem",
+                 "/api/v1/conversations/{conversation_id}/events"):
         assert path in paths, path
     # Every request body is described by a schema generated from the model that validates it.
     body = paths["/api/v1/orders/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
