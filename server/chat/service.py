@@ -2,17 +2,17 @@
 
 Nothing here touches a socket. Every action that stores an event follows the one rule: commit
 first, then publish the hint, and return the acknowledgement the caller may send (the seq exists
-in the store by then). A resent action (same author, same client_id) finds its original event
-through a unique index and is answered with the original seq, marked duplicate.
+in the store by then). The decisions (may this actor write here? is it still waiting?) are made
+inside the write transaction, on the writer thread, so they cannot race with another process.
+A resent action (same author, same client_id) finds its original event and is answered with the
+original seq, marked duplicate.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
+from collections.abc import Callable
 from typing import Any
-
-import aiosqlite
 
 from server import streams
 from server.broker import Broker
@@ -32,14 +32,28 @@ from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
 from server.store.conversations import ConversationStore
+from server.store.db import Tx
 
 log = logging.getLogger("rapport.chat")
 
 Publication = tuple[str, bytes]
+_NO_ACK = Ack(client_id="", conversation_id="", seq=0)
 
 
 def _not_found(conversation_id: str, client_id: str | None = None) -> Problem:
     return Problem(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you", client_id)
+
+
+class Outcome:
+    """What a write transaction decided: the ack to send and the hints to publish after commit."""
+
+    __slots__ = ("ack", "announce", "publications", "queue_changed")
+
+    def __init__(self) -> None:
+        self.ack: Ack | None = None
+        self.publications: list[Publication] = []
+        self.queue_changed = False
+        self.announce: tuple[str, str] | None = None  # (customer_id, conversation_id) to grant
 
 
 class ChatService:
@@ -68,7 +82,7 @@ class ChatService:
     async def transcript(self, actor: Actor, conversation_id: str, after: int, limit: int) -> list[Event]:
         await self.readable(actor, conversation_id)
         stored = await self._conversations.events_after(conversation_id, after, limit)
-        sees_private = actor.type == "agent"
+        sees_private = actor.type in ("agent", "shop")
         return [s.event for s in stored if sees_private or not s.private]
 
     async def conversations_of(self, actor: Actor) -> list[ConversationSummary]:
@@ -84,64 +98,61 @@ class ChatService:
         text = self._checked_text(text, client_id)
         if private and actor.type != "agent":
             raise Problem(ErrorCode.FORBIDDEN, "only agents write private notes", client_id)
-        if (dup := await self._duplicate(actor, client_id)) is not None:
-            return dup
         if conversation_id is None and actor.type != "customer":
             raise Problem(ErrorCode.INVALID_FRAME, "agents reply within a conversation: conversation_id", client_id)
-        created = False
-        out: list[Publication] = []
-        try:
-            async with self._db.transaction() as tx:
-                if conversation_id is None:
-                    conversation_id = await ConversationStore.create(tx, actor.id)
-                    created = True
-                else:
-                    status = await self._writable(tx, actor, conversation_id, client_id)
-                    if status == "closed" and actor.type == "customer":
-                        # A shopper writing into a closed chat wants an answer: back to the queue.
-                        await ConversationStore.set_state(
-                            tx, conversation_id, status="waiting", agent_id=None, waiting=True
-                        )
-                        reopened = await self._append(
-                            tx, conversation_id, kind="status", status="waiting", author_type="system"
-                        )
-                        out.append(self._event_publication(reopened, private=False))
-                        created = True
-                event = await self._append_publish(
-                    tx,
-                    out,
-                    conversation_id,
-                    actor,
-                    kind="note" if private else "message",
-                    text=text,
-                    client_id=client_id,
-                    private=private,
-                )
-                if not private:
-                    await ConversationStore.set_preview(tx, conversation_id, text)
-        except sqlite3.IntegrityError:
-            # Two copies of one frame raced past the duplicate check; the index kept one.
-            if (dup := await self._duplicate(actor, client_id)) is not None:
-                return dup
-            raise
-        await self._publish(out)
-        if created:
-            await self._announce_new(actor.id, conversation_id)
-        return Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            if self._duplicate(tx, out, actor, client_id):
+                return out
+            target = conversation_id
+            if target is None:
+                target = ConversationStore.create(tx, actor.id)
+                out.announce = (actor.id, target)
+            else:
+                status = self._writable(tx, actor, target, client_id)
+                if status == "closed" and actor.type == "customer":
+                    # A shopper writing into a closed chat wants an answer: back to the queue.
+                    ConversationStore.set_state(tx, target, status="waiting", agent_id=None, waiting=True)
+                    reopened = ConversationStore.append(
+                        tx, target, kind="status", status="waiting", author_type="system"
+                    )
+                    out.publications.append(self._event_publication(reopened, private=False))
+                    out.announce = (actor.id, target)
+            event = self._append(
+                tx,
+                out,
+                target,
+                actor,
+                kind="note" if private else "message",
+                text=text,
+                client_id=client_id,
+                private=private,
+            )
+            if not private:
+                ConversationStore.set_preview(tx, target, text)
+            out.ack = Ack(client_id=client_id, conversation_id=target, seq=event.seq)
+            return out
+
+        return await self._commit(work)
 
     async def edit_message(self, actor: Actor, *, client_id: str, conversation_id: str, seq: int, text: str) -> Ack:
         text = self._checked_text(text, client_id)
-        if (dup := await self._duplicate(actor, client_id)) is not None:
-            return dup
-        original = await self._conversations.event(conversation_id, seq)
-        if original is None or original.event.author_id != actor.id or original.event.author_type != actor.type:
-            raise Problem(ErrorCode.NOT_FOUND, "no message of yours with that seq", client_id)
-        if original.event.kind not in ("message", "note"):
-            raise Problem(ErrorCode.INVALID_FRAME, "only messages and notes can be edited", client_id)
-        out: list[Publication] = []
-        async with self._db.transaction() as tx:
-            await self._writable(tx, actor, conversation_id, client_id)
-            event = await self._append_publish(
+
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            if self._duplicate(tx, out, actor, client_id):
+                return out
+            self._writable(tx, actor, conversation_id, client_id)
+            original = tx.execute(
+                "SELECT kind, author_type, author_id, private FROM events WHERE conversation_id = ? AND seq = ?",
+                (conversation_id, seq),
+            ).fetchone()
+            if original is None or original["author_id"] != actor.id or original["author_type"] != actor.type:
+                raise Problem(ErrorCode.NOT_FOUND, "no message of yours with that seq", client_id)
+            if original["kind"] not in ("message", "note"):
+                raise Problem(ErrorCode.INVALID_FRAME, "only messages and notes can be edited", client_id)
+            event = self._append(
                 tx,
                 out,
                 conversation_id,
@@ -150,29 +161,27 @@ class ChatService:
                 text=text,
                 client_id=client_id,
                 target_seq=seq,
-                private=original.private,
+                private=bool(original["private"]),
             )
-        await self._publish(out)
-        return Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            return out
+
+        return await self._commit(work)
 
     async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> None:
         """Read receipts are stored events too, so an agent who reconnects sees them; only advances."""
-        out: list[Publication] = []
-        async with self._db.transaction() as tx:
-            summary = await self._state(tx, conversation_id)
-            if summary is None or not can_read(actor, summary[1]):
+
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            summary = ConversationStore.summary_in(tx, conversation_id)
+            if summary is None or not can_read(actor, summary):
                 raise _not_found(conversation_id)
-            async with tx.execute(
-                "SELECT COALESCE(MAX(target_seq), 0) FROM events"
-                " WHERE conversation_id = ? AND kind = 'read' AND author_type = ?",
-                (conversation_id, actor.type),
-            ) as cur:
-                row = await cur.fetchone()
-            upto = min(seq, summary[1].last_seq)
-            if row is not None and upto <= int(row[0]):
-                return
-            await self._append_publish(tx, out, conversation_id, actor, kind="read", target_seq=upto)
-        await self._publish(out)
+            upto = min(seq, summary.last_seq)
+            if upto > ConversationStore.last_read(tx, conversation_id, actor.type):
+                self._append(tx, out, conversation_id, actor, kind="read", target_seq=upto)
+            return out
+
+        await self._commit(work)
 
     async def typing(self, actor: Actor, conversation_id: str, active: bool) -> None:
         """Ephemeral: not stored, no seq, may be lost. The caller already checked membership."""
@@ -190,42 +199,41 @@ class ChatService:
     async def take(self, actor: Actor, *, client_id: str, conversation_id: str) -> Ack:
         if not actor.answers_chats:
             raise Problem(ErrorCode.FORBIDDEN, "only agents take conversations", client_id)
-        if (dup := await self._duplicate(actor, client_id)) is not None:
-            return dup
-        out: list[Publication] = []
-        async with self._db.transaction() as tx:
-            state = await self._state(tx, conversation_id)
-            if state is None:
+
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            if self._duplicate(tx, out, actor, client_id):
+                return out
+            summary = ConversationStore.summary_in(tx, conversation_id)
+            if summary is None:
                 raise _not_found(conversation_id, client_id)
             # Every agent saw it in the queue, so saying it was taken reveals nothing new.
-            if state[0] != "waiting" and not actor.is_admin:
+            if summary.status != "waiting" and not actor.is_admin:
                 raise Problem(ErrorCode.CONFLICT, "this conversation is no longer waiting", client_id)
-            event = await self._assign(
-                tx, out, conversation_id, actor.id, state[1].agent_id, by=actor, client_id=client_id
-            )
-        await self._publish(out)
-        await self.publish_queue()
-        return Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            event = self._assign(tx, out, conversation_id, actor.id, summary.agent_id, by=actor, client_id=client_id)
+            out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            return out
+
+        return await self._commit(work)
 
     async def transfer(self, actor: Actor, *, client_id: str, conversation_id: str, agent_id: str) -> Ack:
-        if (dup := await self._duplicate(actor, client_id)) is not None:
-            return dup
-        target = await self._agents.by_id(agent_id)
-        if target is None or target.disabled or target.role not in ("agent", "admin"):
-            raise Problem(ErrorCode.NOT_FOUND, "no such agent to transfer to", client_id)
-        out: list[Publication] = []
-        async with self._db.transaction() as tx:
-            status = await self._writable(tx, actor, conversation_id, client_id)
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            if self._duplicate(tx, out, actor, client_id):
+                return out
+            target = tx.execute("SELECT role, disabled FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            if target is None or target["disabled"] or target["role"] not in ("agent", "admin"):
+                raise Problem(ErrorCode.NOT_FOUND, "no such agent to transfer to", client_id)
+            status = self._writable(tx, actor, conversation_id, client_id)
             if status == "closed":
                 raise Problem(ErrorCode.CONFLICT, "reopen the conversation before transferring it", client_id)
-            state = await self._state(tx, conversation_id)
-            assert state is not None  # noqa: S101 - _writable just found it in this transaction
-            event = await self._assign(
-                tx, out, conversation_id, agent_id, state[1].agent_id, by=actor, client_id=client_id
-            )
-        await self._publish(out)
-        await self.publish_queue()
-        return Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            summary = ConversationStore.summary_in(tx, conversation_id)
+            assert summary is not None  # noqa: S101 - _writable just found it in this transaction
+            event = self._assign(tx, out, conversation_id, agent_id, summary.agent_id, by=actor, client_id=client_id)
+            out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            return out
+
+        return await self._commit(work)
 
     async def close(self, actor: Actor, *, client_id: str, conversation_id: str) -> Ack:
         return await self._set_status(actor, client_id, conversation_id, "closed")
@@ -234,14 +242,13 @@ class ChatService:
         return await self._set_status(actor, client_id, conversation_id, "open")
 
     async def _set_status(self, actor: Actor, client_id: str, conversation_id: str, target: str) -> Ack:
-        if (dup := await self._duplicate(actor, client_id)) is not None:
-            return dup
-        out: list[Publication] = []
-        async with self._db.transaction() as tx:
-            state = await self._state(tx, conversation_id)
-            if state is None:
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            if self._duplicate(tx, out, actor, client_id):
+                return out
+            summary = ConversationStore.summary_in(tx, conversation_id)
+            if summary is None:
                 raise _not_found(conversation_id, client_id)
-            status, summary = state
             # Reopening a closed chat is allowed to whoever could read it when it was open.
             allowed = can_write(actor, summary) or (
                 target == "open" and actor.type == "agent" and (actor.is_admin or summary.agent_id == actor.id)
@@ -249,18 +256,18 @@ class ChatService:
             if not allowed:
                 raise _not_found(conversation_id, client_id)
             if target == "closed":
-                if status == "closed":
+                if summary.status == "closed":
                     raise Problem(ErrorCode.CONFLICT, "already closed", client_id)
                 new_status, agent_id = "closed", summary.agent_id
             else:
-                if status != "closed":
+                if summary.status != "closed":
                     raise Problem(ErrorCode.CONFLICT, "not closed", client_id)
                 # An agent reopening keeps it; a customer reopening goes back to the queue.
                 new_status, agent_id = ("assigned", actor.id) if actor.type == "agent" else ("waiting", None)
-            await ConversationStore.set_state(
+            ConversationStore.set_state(
                 tx, conversation_id, status=new_status, agent_id=agent_id, waiting=new_status == "waiting"
             )
-            event = await self._append_publish(
+            event = self._append(
                 tx,
                 out,
                 conversation_id,
@@ -270,47 +277,54 @@ class ChatService:
                 agent_id=agent_id,
                 client_id=client_id,
             )
-            after = await self._state(tx, conversation_id)
-        assert after is not None  # noqa: S101
-        update = encode(ConversationUpdate(conversation=after[1]))
-        if new_status == "closed" and summary.agent_id:
-            out.append((streams.agent(summary.agent_id), streams.revoke_envelope(conversation_id, update)))
-        elif new_status == "assigned":
-            out.append((streams.agent(actor.id), streams.grant_envelope(conversation_id, update)))
-        out.append((streams.customer(summary.customer_id), streams.frame_envelope(update)))
-        await self._publish(out)
-        await self.publish_queue()
-        if new_status in ("closed", "waiting"):
-            await self.auto_assign()
-        return Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            after = ConversationStore.summary_in(tx, conversation_id)
+            assert after is not None  # noqa: S101
+            update = encode(ConversationUpdate(conversation=after))
+            if new_status == "closed" and summary.agent_id:
+                out.publications.append(
+                    (streams.agent(summary.agent_id), streams.revoke_envelope(conversation_id, update))
+                )
+            elif new_status == "assigned":
+                out.publications.append((streams.agent(actor.id), streams.grant_envelope(conversation_id, update)))
+            out.publications.append((streams.customer(summary.customer_id), streams.frame_envelope(update)))
+            out.queue_changed = True
+            out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            return out
+
+        ack = await self._commit(work)
+        await self.auto_assign()
+        return ack
 
     async def auto_assign(self) -> None:
         """Give waiting conversations, oldest first, to the least busy online agent under their cap."""
         if not self._settings.auto_assign:
             return
         ttl_ms = int(self._settings.presence_ttl * 1000)
-        out: list[Publication] = []
-        async with self._db.transaction() as tx:
+
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
             for _ in range(100):  # bounded: one transaction must not hold the write lock for long
-                conversation_id = await ConversationStore.next_waiting(tx)
+                conversation_id = ConversationStore.next_waiting(tx)
                 if conversation_id is None:
                     break
-                agent = await AgentStore.least_busy_online(tx, ttl_ms)
+                agent = AgentStore.least_busy_online(tx, ttl_ms)
                 if agent is None:
                     break
-                await self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
-        if out:
-            await self._publish(out)
-            await self.publish_queue()
+                self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
+            return out
+
+        await self._commit(work)
 
     async def publish_queue(self) -> None:
         waiting = await self._conversations.waiting()
         await self._broker.publish(streams.AGENTS, streams.frame_envelope(encode(Queue(waiting=waiting))))
 
-    async def _assign(
+    # -------------------------------------------------------------- plumbing (writer thread)
+
+    def _assign(
         self,
-        tx: aiosqlite.Connection,
-        out: list[Publication],
+        tx: Tx,
+        out: Outcome,
         conversation_id: str,
         agent_id: str,
         previous_agent: str | None,
@@ -318,7 +332,7 @@ class ChatService:
         by: Actor | None,
         client_id: str | None,
     ) -> Event:
-        await ConversationStore.set_state(tx, conversation_id, status="assigned", agent_id=agent_id, waiting=False)
+        ConversationStore.set_state(tx, conversation_id, status="assigned", agent_id=agent_id, waiting=False)
         fields: dict[str, Any] = {
             "kind": "assigned",
             "agent_id": agent_id,
@@ -326,20 +340,19 @@ class ChatService:
             "client_id": client_id,
         }
         if by is None:
-            event = await self._append(tx, conversation_id, author_type="system", **fields)
-            out.append(self._event_publication(event, private=False))
+            event = ConversationStore.append(tx, conversation_id, author_type="system", **fields)
+            out.publications.append(self._event_publication(event, private=False))
         else:
-            event = await self._append_publish(tx, out, conversation_id, by, **fields)
-        state = await self._state(tx, conversation_id)
-        assert state is not None  # noqa: S101
-        update = encode(ConversationUpdate(conversation=state[1]))
+            event = self._append(tx, out, conversation_id, by, **fields)
+        summary = ConversationStore.summary_in(tx, conversation_id)
+        assert summary is not None  # noqa: S101
+        update = encode(ConversationUpdate(conversation=summary))
         if previous_agent and previous_agent != agent_id:
-            out.append((streams.agent(previous_agent), streams.revoke_envelope(conversation_id, update)))
-        out.append((streams.agent(agent_id), streams.grant_envelope(conversation_id, update)))
-        out.append((streams.customer(state[1].customer_id), streams.frame_envelope(update)))
+            out.publications.append((streams.agent(previous_agent), streams.revoke_envelope(conversation_id, update)))
+        out.publications.append((streams.agent(agent_id), streams.grant_envelope(conversation_id, update)))
+        out.publications.append((streams.customer(summary.customer_id), streams.frame_envelope(update)))
+        out.queue_changed = True
         return event
-
-    # -------------------------------------------------------------- plumbing
 
     def _checked_text(self, text: str, client_id: str) -> str:
         text = text.strip()
@@ -351,36 +364,25 @@ class ChatService:
             )
         return text
 
-    async def _duplicate(self, actor: Actor, client_id: str) -> Ack | None:
-        found = await self._conversations.by_client_id(actor.type, actor.id, client_id)
+    @staticmethod
+    def _duplicate(tx: Tx, out: Outcome, actor: Actor, client_id: str) -> bool:
+        found = ConversationStore.by_client_id_in(tx, actor.type, actor.id, client_id)
         if found is None:
-            return None
-        return Ack(client_id=client_id, conversation_id=found[0], seq=found[1], duplicate=True)
+            return False
+        out.ack = Ack(client_id=client_id, conversation_id=found[0], seq=found[1], duplicate=True)
+        return True
 
-    async def _state(self, tx: aiosqlite.Connection, conversation_id: str) -> tuple[str, ConversationSummary] | None:
-        summary = await ConversationStore.summary_in(tx, conversation_id)
-        return (summary.status, summary) if summary else None
-
-    async def _writable(self, tx: aiosqlite.Connection, actor: Actor, conversation_id: str, client_id: str) -> str:
-        state = await self._state(tx, conversation_id)
-        if state is None or not can_write(actor, state[1]):
+    @staticmethod
+    def _writable(tx: Tx, actor: Actor, conversation_id: str, client_id: str) -> str:
+        summary = ConversationStore.summary_in(tx, conversation_id)
+        if summary is None or not can_write(actor, summary):
             raise _not_found(conversation_id, client_id)
-        return state[0]
+        return summary.status
 
-    async def _append(self, tx: aiosqlite.Connection, conversation_id: str, **fields: Any) -> Event:
-        return await ConversationStore.append(tx, conversation_id, **fields)
-
-    async def _append_publish(
-        self,
-        tx: aiosqlite.Connection,
-        out: list[Publication],
-        conversation_id: str,
-        actor: Actor,
-        *,
-        private: bool = False,
-        **fields: Any,
+    def _append(
+        self, tx: Tx, out: Outcome, conversation_id: str, actor: Actor, *, private: bool = False, **fields: Any
     ) -> Event:
-        event = await ConversationStore.append(
+        event = ConversationStore.append(
             tx,
             conversation_id,
             private=private,
@@ -389,22 +391,32 @@ class ChatService:
             author_name=actor.name,
             **fields,
         )
-        out.append(self._event_publication(event, private))
+        out.publications.append(self._event_publication(event, private))
         return event
 
     @staticmethod
     def _event_publication(event: Event, private: bool) -> Publication:
         return (streams.conversation(event.conversation_id), streams.event_envelope(event.seq, private, encode(event)))
 
-    async def _publish(self, publications: list[Publication]) -> None:
-        for channel, data in publications:
-            await self._broker.publish(channel, data)
+    # -------------------------------------------------------------- after the commit (event loop)
 
-    async def _announce_new(self, customer_id: str, conversation_id: str) -> None:
-        summary = await self._conversations.get(conversation_id)
-        if summary is None:
-            return
-        update = encode(ConversationUpdate(conversation=summary))
-        await self._broker.publish(streams.customer(customer_id), streams.grant_envelope(conversation_id, update))
-        await self.publish_queue()
-        await self.auto_assign()
+    async def _commit(self, work: Callable[[Tx], Outcome]) -> Ack:
+        """Run `work` in a write transaction, then publish what it decided; its ack."""
+        outcome = await self._db.write(work)
+        if outcome.publications:
+            await self._broker.publish_many(outcome.publications)
+        if outcome.announce is not None:
+            customer_id, conversation_id = outcome.announce
+            summary = await self._conversations.get(conversation_id)
+            if summary is not None:
+                update = encode(ConversationUpdate(conversation=summary))
+                await self._broker.publish(
+                    streams.customer(customer_id), streams.grant_envelope(conversation_id, update)
+                )
+            outcome.queue_changed = True
+        if outcome.queue_changed:
+            await self.publish_queue()
+        if outcome.announce is not None:
+            await self.auto_assign()
+        # Actions without an acknowledgement (reads, auto-assignment) return a placeholder nobody sends.
+        return outcome.ack or _NO_ACK

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-import aiosqlite
 import msgspec
 
 from server import streams
@@ -34,7 +33,7 @@ from server.push.inbox import InboxService
 from server.push.segments import Condition, compile_condition, lapsed
 from server.settings import Settings
 from server.store.campaigns import CampaignStore
-from server.store.db import Row
+from server.store.db import Row, Tx
 from server.store.inbox import Draft
 from server.store.vouchers import VoucherStore
 
@@ -424,8 +423,8 @@ class CampaignService(CustomerActivity):
         if campaign.voucher is not None:
             spec = campaign.voucher
 
-            async def prepare(tx: aiosqlite.Connection) -> None:
-                await VoucherStore.issue_many(
+            def prepare(tx: Tx) -> None:
+                VoucherStore.issue_many(
                     tx,
                     campaign.id,
                     {cid: codes[cid] for cid, _ in drafts},

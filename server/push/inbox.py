@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-
-import aiosqlite
+from collections.abc import Callable, Sequence
 
 from server import streams
 from server.broker import Broker
@@ -14,7 +12,7 @@ from server.ids import now_ms
 from server.protocol import ErrorCode, InboxReset, InboxResumed, TrackAction, encode, encode_text
 from server.settings import Settings
 from server.store import Database
-from server.store.db import Row
+from server.store.db import Row, Tx
 from server.store.inbox import Draft, InboxStore, notification_of
 
 
@@ -30,7 +28,7 @@ class InboxService:
         self,
         drafts: Sequence[tuple[str, Draft]],
         *,
-        prepare: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
+        prepare: Callable[[Tx], None] | None = None,
     ) -> int:
         """Store, then publish. Returns how many notifications were new (duplicates by key are not).
 
@@ -38,13 +36,16 @@ class InboxService:
         """
         if not drafts:
             return 0
-        async with self._db.transaction() as tx:
+
+        def work(tx: Tx) -> tuple[int, list[Row]]:
             if prepare is not None:
-                await prepare(tx)
+                prepare(tx)
             before = tx.total_changes
-            stamp = await InboxStore.append_many(tx, drafts)
+            stamp = InboxStore.append_many(tx, drafts)
             stored = tx.total_changes - before
-            rows = await InboxStore.rows_since(tx, sorted({cid for cid, _ in drafts}), stamp) if stored else []
+            return stored, InboxStore.rows_since(tx, sorted({cid for cid, _ in drafts}), stamp) if stored else []
+
+        stored, rows = await self._db.write(work)
         await self.publish(rows)
         return stored
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import aiosqlite
 import msgspec
 
 from server.ids import new_id, now_ms
 from server.protocol import AgentInfo, PresenceStatus
-from server.store.db import Database, Row
+from server.store.db import Database, Row, Tx
 
 
 class AgentRecord(msgspec.Struct):
@@ -40,12 +39,11 @@ class AgentStore:
 
     async def create(self, *, email: str, name: str, role: str, password_hash: str, max_concurrent: int) -> str:
         agent_id = new_id("a")
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO agents (id, email, name, role, password_hash, max_concurrent, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (agent_id, email, name, role, password_hash, max_concurrent, now_ms()),
-            )
+        await self.db.run(
+            "INSERT INTO agents (id, email, name, role, password_hash, max_concurrent, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (agent_id, email, name, role, password_hash, max_concurrent, now_ms()),
+        )
         return agent_id
 
     async def count(self) -> int:
@@ -61,15 +59,14 @@ class AgentStore:
         return _record(row) if row else None
 
     async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute("UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
+        await self.db.run("UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
 
     # -------------------------------------------------------------- presence
 
     @staticmethod
-    async def least_busy_online(tx: aiosqlite.Connection, ttl_ms: int) -> str | None:
+    def least_busy_online(tx: Tx, ttl_ms: int) -> str | None:
         """The online agent with the fewest assigned chats, under their cap; ties: longest idle."""
-        async with tx.execute(
+        row = tx.execute(
             """
             SELECT a.id,
                    (SELECT COUNT(*) FROM conversations c WHERE c.agent_id = a.id AND c.status = 'assigned') AS load,
@@ -84,20 +81,22 @@ class AgentStore:
             LIMIT 1
             """,
             (now_ms() - ttl_ms,),
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         return str(row[0]) if row else None
 
     async def heartbeat(self, process_id: str, statuses: dict[str, tuple[str, int]]) -> None:
         """Record this process's agents: {agent_id: (status, connections)}; others of it vanish."""
         now = now_ms()
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM agent_presence WHERE process_id = ?", (process_id,))
-            await tx.executemany(
+
+        def work(tx: Tx) -> None:
+            tx.execute("DELETE FROM agent_presence WHERE process_id = ?", (process_id,))
+            tx.executemany(
                 "INSERT INTO agent_presence (agent_id, process_id, status, connections, heartbeat_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 [(a, process_id, s, n, now) for a, (s, n) in statuses.items()],
             )
+
+        await self.db.write(work)
 
     async def presence(self, ttl_ms: int) -> list[AgentInfo]:
         """Every agent with their status; online beats away across processes."""

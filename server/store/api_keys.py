@@ -37,11 +37,10 @@ class ApiKeyStore:
         key_id = new_id("k").replace("_", "")
         secret = secrets.token_urlsafe(32)
         now = now_ms()
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO api_keys (id, name, secret_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
-                (key_id, name, _hash(secret), json.dumps(sorted(set(scopes))), now),
-            )
+        await self.db.run(
+            "INSERT INTO api_keys (id, name, secret_hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key_id, name, _hash(secret), json.dumps(sorted(set(scopes))), now),
+        )
         return ApiKey(id=key_id, name=name, scopes=sorted(set(scopes)), created_at=now), f"rk_{key_id}_{secret}"
 
     async def verify(self, token: str) -> ApiKey | None:
@@ -76,8 +75,7 @@ class ApiKeyStore:
         ]
 
     async def revoke(self, key_id: str) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_ms(), key_id)
-            )
-            return cur.rowcount > 0
+        changed = await self.db.run(
+            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_ms(), key_id)
+        )
+        return changed > 0

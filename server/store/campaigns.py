@@ -20,20 +20,18 @@ class CampaignStore:
     async def create_segment(self, name: str, rules: dict[str, Any]) -> str:
         segment_id = new_id("sg")
         now = now_ms()
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO segments (id, name, rules, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (segment_id, name, json.dumps(rules), now, now),
-            )
+        await self.db.run(
+            "INSERT INTO segments (id, name, rules, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (segment_id, name, json.dumps(rules), now, now),
+        )
         return segment_id
 
     async def update_segment(self, segment_id: str, name: str, rules: dict[str, Any]) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                "UPDATE segments SET name = ?, rules = ?, updated_at = ? WHERE id = ?",
-                (name, json.dumps(rules), now_ms(), segment_id),
-            )
-            return cur.rowcount > 0
+        changed = await self.db.run(
+            "UPDATE segments SET name = ?, rules = ?, updated_at = ? WHERE id = ?",
+            (name, json.dumps(rules), now_ms(), segment_id),
+        )
+        return changed > 0
 
     async def segment(self, segment_id: str) -> Row | None:
         return await self.db.fetchone("SELECT * FROM segments WHERE id = ?", (segment_id,))
@@ -42,9 +40,7 @@ class CampaignStore:
         return await self.db.fetchall("SELECT * FROM segments ORDER BY name")
 
     async def delete_segment(self, segment_id: str) -> bool:
-        async with self.db.transaction() as tx:
-            cur = await tx.execute("DELETE FROM segments WHERE id = ?", (segment_id,))
-            return cur.rowcount > 0
+        return await self.db.run("DELETE FROM segments WHERE id = ?", (segment_id,)) > 0
 
     async def count_where(self, where: str, params: list[Any]) -> int:
         row = await self.db.fetchone(
@@ -65,22 +61,20 @@ class CampaignStore:
         now = now_ms()
         columns = {**fields, "id": campaign_id, "created_at": now, "updated_at": now}
         names = ", ".join(columns)
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                f"INSERT INTO campaigns ({names}) VALUES ({', '.join('?' * len(columns))})", list(columns.values())
-            )
+        await self.db.run(
+            f"INSERT INTO campaigns ({names}) VALUES ({', '.join('?' * len(columns))})", list(columns.values())
+        )
         return campaign_id
 
     async def update(self, campaign_id: str, fields: dict[str, Any], *, only_status: tuple[str, ...]) -> bool:
         """Change a campaign if its status is one of `only_status` (e.g. drafts only)."""
         assignments = ", ".join(f"{name} = ?" for name in fields)
         marks = ",".join("?" * len(only_status))
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                f"UPDATE campaigns SET {assignments}, updated_at = ? WHERE id = ? AND status IN ({marks})",
-                (*fields.values(), now_ms(), campaign_id, *only_status),
-            )
-            return cur.rowcount > 0
+        changed = await self.db.run(
+            f"UPDATE campaigns SET {assignments}, updated_at = ? WHERE id = ? AND status IN ({marks})",
+            (*fields.values(), now_ms(), campaign_id, *only_status),
+        )
+        return changed > 0
 
     async def get(self, campaign_id: str) -> Row | None:
         return await self.db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
@@ -98,15 +92,12 @@ class CampaignStore:
     async def start_due(self) -> list[str]:
         """Scheduled campaigns whose time has come become active, each exactly once."""
         now = now_ms()
-        async with (
-            self.db.transaction() as tx,
-            tx.execute(
-                "UPDATE campaigns SET status = 'active', started_at = ?, updated_at = ?"
-                " WHERE status = 'scheduled' AND send_at <= ? RETURNING id",
-                (now, now, now),
-            ) as cur,
-        ):
-            return [r[0] for r in await cur.fetchall()]
+        rows = await self.db.run_returning(
+            "UPDATE campaigns SET status = 'active', started_at = ?, updated_at = ?"
+            " WHERE status = 'scheduled' AND send_at <= ? RETURNING id",
+            (now, now, now),
+        )
+        return [r[0] for r in rows]
 
     async def eligible(
         self,

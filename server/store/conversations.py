@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from server.ids import new_id, now_ms
 from server.protocol import ConversationSummary, Event
-from server.store.db import Database, Row
+from server.store.db import Database, Row, Tx
 
 _SUMMARY = """
 SELECT c.id, c.status, c.last_seq, c.created_at, c.customer_id, c.agent_id, c.preview,
@@ -123,13 +121,13 @@ class ConversationStore:
         )
         return StoredEvent(event_of(row), bool(row["private"])) if row else None
 
-    # -------------------------------------------------------------- writes (inside db.transaction())
+    # -------------------------------------------------------------- writes (run by db.write())
 
     @staticmethod
-    async def create(tx: aiosqlite.Connection, customer_id: str) -> str:
+    def create(tx: Tx, customer_id: str) -> str:
         conversation_id = new_id("c")
         now = now_ms()
-        await tx.execute(
+        tx.execute(
             "INSERT INTO conversations (id, customer_id, status, last_seq, waiting_since, created_at, updated_at)"
             " VALUES (?, ?, 'waiting', 0, ?, ?, ?)",
             (conversation_id, customer_id, now, now, now),
@@ -137,18 +135,17 @@ class ConversationStore:
         return conversation_id
 
     @staticmethod
-    async def append(tx: aiosqlite.Connection, conversation_id: str, *, private: bool = False, **fields: Any) -> Event:
+    def append(tx: Tx, conversation_id: str, *, private: bool = False, **fields: Any) -> Event:
         """Give the next seq of the conversation to a new event, in the caller's transaction."""
         now = now_ms()
-        async with tx.execute(
+        row = tx.execute(
             "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
             (now, conversation_id),
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         if row is None:
             raise LookupError(conversation_id)
         event = Event(conversation_id=conversation_id, seq=int(row[0]), at=now, **fields)
-        await tx.execute(
+        tx.execute(
             f"INSERT INTO events ({_EVENT_COLUMNS}, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.conversation_id,
@@ -169,43 +166,43 @@ class ConversationStore:
         return event
 
     @staticmethod
-    async def set_state(
-        tx: aiosqlite.Connection, conversation_id: str, *, status: str, agent_id: str | None, waiting: bool
-    ) -> None:
-        await tx.execute(
+    def set_state(tx: Tx, conversation_id: str, *, status: str, agent_id: str | None, waiting: bool) -> None:
+        tx.execute(
             "UPDATE conversations SET status = ?, agent_id = ?,"
             " waiting_since = CASE WHEN ? THEN COALESCE(waiting_since, ?) ELSE NULL END WHERE id = ?",
             (status, agent_id, int(waiting), now_ms(), conversation_id),
         )
 
     @staticmethod
-    async def set_preview(tx: aiosqlite.Connection, conversation_id: str, preview: str) -> None:
-        await tx.execute("UPDATE conversations SET preview = ? WHERE id = ?", (preview[:140], conversation_id))
+    def set_preview(tx: Tx, conversation_id: str, preview: str) -> None:
+        tx.execute("UPDATE conversations SET preview = ? WHERE id = ?", (preview[:140], conversation_id))
 
     @staticmethod
-    async def state_in(tx: aiosqlite.Connection, conversation_id: str) -> tuple[str, str | None, str] | None:
-        """(status, agent_id, customer_id) read inside the write transaction, for decisions."""
-        async with tx.execute(
-            "SELECT status, agent_id, customer_id FROM conversations WHERE id = ?", (conversation_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return (row[0], row[1], row[2]) if row else None
-
-    @staticmethod
-    async def summary_in(tx: aiosqlite.Connection, conversation_id: str) -> ConversationSummary | None:
+    def summary_in(tx: Tx, conversation_id: str) -> ConversationSummary | None:
         """The summary as seen inside the write transaction, for decisions that must not race."""
-        async with tx.execute(_SUMMARY + " WHERE c.id = ?", (conversation_id,)) as cur:
-            row = await cur.fetchone()
+        row = tx.execute(_SUMMARY + " WHERE c.id = ?", (conversation_id,)).fetchone()
         return summary_of(row) if row else None
 
     @staticmethod
-    async def next_waiting(tx: aiosqlite.Connection) -> str | None:
-        async with tx.execute(
+    def next_waiting(tx: Tx) -> str | None:
+        row = tx.execute(
             "SELECT id FROM conversations WHERE status = 'waiting' ORDER BY waiting_since, id LIMIT 1"
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         return str(row[0]) if row else None
 
     @staticmethod
-    async def move_customer(tx: aiosqlite.Connection, from_customer: str, to_customer: str) -> None:
-        await tx.execute("UPDATE conversations SET customer_id = ? WHERE customer_id = ?", (to_customer, from_customer))
+    def by_client_id_in(tx: Tx, author_type: str, author_id: str, client_id: str) -> tuple[str, int] | None:
+        row = tx.execute(
+            "SELECT conversation_id, seq FROM events WHERE author_type = ? AND author_id = ? AND client_id = ?",
+            (author_type, author_id, client_id),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    @staticmethod
+    def last_read(tx: Tx, conversation_id: str, author_type: str) -> int:
+        row = tx.execute(
+            "SELECT COALESCE(MAX(target_seq), 0) FROM events WHERE conversation_id = ? AND kind = 'read'"
+            " AND author_type = ?",
+            (conversation_id, author_type),
+        ).fetchone()
+        return int(row[0]) if row else 0

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import aiosqlite
 import msgspec
 
 from server.ids import new_id, now_ms
-from server.store.db import Database, Row
+from server.store.db import Database, Row, Tx
 
 
 class CustomerRecord(msgspec.Struct):
@@ -30,8 +29,7 @@ class CustomerStore:
 
     async def create_visitor(self) -> str:
         customer_id = new_id("cu")
-        async with self.db.transaction() as tx:
-            await tx.execute("INSERT INTO customers (id, created_at) VALUES (?, ?)", (customer_id, now_ms()))
+        await self.db.run("INSERT INTO customers (id, created_at) VALUES (?, ?)", (customer_id, now_ms()))
         return customer_id
 
     async def identify(
@@ -42,45 +40,45 @@ class CustomerStore:
         If the shop user is new here and the visitor is anonymous, the visitor row itself becomes
         the customer (same id, nothing moves); otherwise the visitor's conversations move over.
         """
-        async with self.db.transaction() as tx:
-            existing = await _one(
+
+        def work(tx: Tx) -> CustomerRecord:
+            existing = _one(
                 tx, "SELECT id, external_id, name, email FROM customers WHERE external_id = ?", (external_id,)
             )
             visitor = None
             if visitor_id is not None:
-                visitor = await _one(
-                    tx, "SELECT id, external_id, name, email FROM customers WHERE id = ?", (visitor_id,)
-                )
+                visitor = _one(tx, "SELECT id, external_id, name, email FROM customers WHERE id = ?", (visitor_id,))
                 if visitor is not None and visitor.external_id is not None:
                     visitor = None  # already someone's record: a visitor token cannot claim it
             if existing is None and visitor is not None:
-                await tx.execute("UPDATE customers SET external_id = ? WHERE id = ?", (external_id, visitor.id))
+                tx.execute("UPDATE customers SET external_id = ? WHERE id = ?", (external_id, visitor.id))
                 customer_id = visitor.id
             elif existing is None:
                 customer_id = new_id("cu")
-                await tx.execute(
+                tx.execute(
                     "INSERT INTO customers (id, external_id, created_at) VALUES (?, ?, ?)",
                     (customer_id, external_id, now_ms()),
                 )
             else:
                 customer_id = existing.id
                 if visitor is not None and visitor.id != existing.id:
-                    await tx.execute(
+                    tx.execute(
                         "UPDATE conversations SET customer_id = ? WHERE customer_id = ?", (existing.id, visitor.id)
                     )
             if name is not None or email is not None:
-                await tx.execute(
+                tx.execute(
                     "UPDATE customers SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?",
                     (name, email, customer_id),
                 )
-            found = await _one(tx, "SELECT id, external_id, name, email FROM customers WHERE id = ?", (customer_id,))
-        assert found is not None  # noqa: S101 - written just above in the same transaction
-        return found
+            found = _one(tx, "SELECT id, external_id, name, email FROM customers WHERE id = ?", (customer_id,))
+            assert found is not None  # noqa: S101 - written just above in the same transaction
+            return found
+
+        return await self.db.write(work)
 
 
-async def _one(tx: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> CustomerRecord | None:
-    async with tx.execute(sql, params) as cur:
-        row = await cur.fetchone()
+def _one(tx: Tx, sql: str, params: tuple[object, ...]) -> CustomerRecord | None:
+    row = tx.execute(sql, params).fetchone()
     return _record(row) if row else None
 
 
@@ -109,15 +107,15 @@ class CustomerAttributesStore:
 
     async def upsert_many(self, items: list[tuple[str, dict[str, object]]]) -> tuple[int, int]:
         """Insert or update customers by the shop's id, in one transaction: (created, updated)."""
-        created = updated = 0
         now = now_ms()
-        async with self.db.transaction() as tx:
+
+        def work(tx: Tx) -> tuple[int, int]:
+            created = updated = 0
             for external_id, columns in items:
-                async with tx.execute("SELECT id FROM customers WHERE external_id = ?", (external_id,)) as cur:
-                    row = await cur.fetchone()
+                row = tx.execute("SELECT id FROM customers WHERE external_id = ?", (external_id,)).fetchone()
                 if row is None:
                     customer_id = new_id("cu")
-                    await tx.execute(
+                    tx.execute(
                         "INSERT INTO customers (id, external_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
                         (customer_id, external_id, now, now),
                     )
@@ -128,8 +126,10 @@ class CustomerAttributesStore:
                 if columns:
                     # Column names come from the CustomerIn model's fields, never from input.
                     assignments = ", ".join(f"{name} = ?" for name in columns)
-                    await tx.execute(
+                    tx.execute(
                         f"UPDATE customers SET {assignments}, updated_at = ? WHERE id = ?",
                         (*columns.values(), now, customer_id),
                     )
-        return created, updated
+            return created, updated
+
+        return await self.db.write(work)

@@ -1,21 +1,41 @@
-"""The SQLite database: connections, WAL, numbered migrations, the store's epoch, transactions."""
+"""The SQLite database: one writer thread with group commit, a reader, migrations, the store's epoch.
+
+Writes are plain functions of a `sqlite3.Connection`, run on one writer thread. Whatever is
+queued while a transaction runs goes into the next one together (group commit): each function
+in its own SAVEPOINT, so one that fails is rolled back alone, and all of them acknowledged only
+after the COMMIT. One thread hop per write instead of one per statement is what lets one
+process store and acknowledge thousands of chat messages a second (bench/README.md).
+
+Reads go through a separate aiosqlite connection, so a reader never sees uncommitted writes:
+the hub must only ever deliver what is committed (store, then publish, then deliver).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import queue
 import secrets
-from collections.abc import AsyncIterator, Iterable
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger("rapport.store")
 
-Row = aiosqlite.Row
+Row = sqlite3.Row
+Tx = sqlite3.Connection
+T = TypeVar("T")
+
+# Most write functions one transaction runs together. Bounded so one transaction never holds
+# SQLite's write lock for long when another process shares the file.
+MAX_BATCH = 256
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -28,97 +48,164 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def _pragmas(busy_timeout_ms: int) -> list[str]:
+    # NORMAL in WAL mode: a commit survives a process crash (not a power loss) without an fsync
+    # per commit; FULL would cut chat throughput several-fold (bench/README.md).
+    return ["journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={busy_timeout_ms}"]
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: Callable[[Tx], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+
+
+def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the caller was cancelled; the write happened all the same
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
 class Database:
-    """Two connections to one SQLite file in WAL mode.
-
-    All writes go through one writer connection, one transaction at a time (SQLite has a single
-    writer anyway; queuing here avoids SQLITE_BUSY inside one process). Reads use a second
-    connection, so a reader never sees another coroutine's uncommitted writes: the hub must only
-    ever deliver what is committed (store, then publish, then deliver).
-    """
-
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self.epoch = ""
         self.applied: list[str] = []
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._thread = threading.Thread(
+            target=self._writer_main, args=(ready, asyncio.get_running_loop()), name="rapport-writer", daemon=True
+        )
+        self._thread.start()
+        await ready
         self.applied = await self.migrate()
-        self._reader = await self._connect()
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        self._reader.row_factory = sqlite3.Row
+        for pragma in _pragmas(self._busy_timeout_ms):
+            await self._reader.execute(f"PRAGMA {pragma}")
         self.epoch = await self._ensure_epoch()
 
-    async def _connect(self) -> aiosqlite.Connection:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly
-        # what `transaction()` says it is.
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        # NORMAL in WAL mode: a commit survives a process crash (not a power loss) without an
-        # fsync per commit; FULL would cut chat throughput several-fold (bench/README.md).
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            f"busy_timeout={self._busy_timeout_ms}",
-        ):
-            await conn.execute(f"PRAGMA {pragma}")
-        return conn
-
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._thread is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._thread.join, 10)
+            self._thread = None
 
-    @property
-    def writer(self) -> aiosqlite.Connection:
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-        return self._writer
+    # -------------------------------------------------------------- the writer thread
 
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        if self._reader is None:
+    def _writer_main(self, ready: asyncio.Future[None], loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            # isolation_level=None: BEGIN/COMMIT are ours, so a transaction is exactly a batch.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            for pragma in _pragmas(self._busy_timeout_ms):
+                conn.execute(f"PRAGMA {pragma}")
+        except Exception as exc:
+            loop.call_soon_threadsafe(_resolve, ready, False, exc)
+            return
+        loop.call_soon_threadsafe(_resolve, ready, True, None)
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    return
+                batch = [job]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._jobs.put(None)  # stop after this batch
+                        break
+                    batch.append(more)
+                self._run_batch(conn, batch)
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            # IMMEDIATE takes the write lock up front: a read-then-write inside a job cannot be
+            # invalidated by another process's commit.
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = job.fn(conn)
+                except Exception as exc:  # this job's changes go, the others' stay
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((False, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    results.append((True, value))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            log.error("write transaction failed: %s", exc)
+            results = [(False, exc)] * len(batch)
+        for job, (ok, value) in zip(batch, results, strict=True):
+            job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn(connection)` inside a write transaction; its result once committed.
+
+        `fn` runs on the writer thread: plain synchronous SQL, no awaiting. If it raises, its
+        changes are rolled back and the exception comes back here; other writes are unaffected.
+        """
+        if self._thread is None:
             raise RuntimeError("database is not open")
-        return self._reader
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(fn, future, loop))
+        return await future
+
+    async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One write statement in its own (grouped) transaction; the number of rows it changed."""
+        values = tuple(params)
+        changed: int = await self.write(lambda tx: tx.execute(sql, values).rowcount)
+        return changed
+
+    async def run_returning(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """One write statement with RETURNING; its rows."""
+        values = tuple(params)
+        rows: list[Row] = await self.write(lambda tx: tx.execute(sql, values).fetchall())
+        return rows
+
+    # -------------------------------------------------------------- schema and meta
 
     async def migrate(self) -> list[str]:
         """Apply every migration newer than `PRAGMA user_version`, each in its own transaction."""
-        conn = self.writer
-        async with conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        current = int(row[0]) if row else 0
         applied = []
         for version, name, sql in _migrations():
-            if version <= current:
-                continue
-            async with self._write_lock:
-                await conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in _split_sql(sql):
-                        await conn.execute(statement)
-                    await conn.execute(f"PRAGMA user_version = {version:d}")
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    await conn.execute("ROLLBACK")
-                    raise
-            log.info("applied migration %s", name)
-            applied.append(name)
+            if await self.write(functools.partial(_apply, version=version, sql=sql)):
+                log.info("applied migration %s", name)
+                applied.append(name)
         return applied
 
     async def _ensure_epoch(self) -> str:
         """A random id made with the database. A restored copy gets a new one (see docs/operations.md)."""
+        await self.set_meta("epoch", secrets.token_hex(8), only_if_missing=True)
         epoch = await self.get_meta("epoch")
-        if epoch is None:
-            epoch = secrets.token_hex(8)
-            await self.set_meta("epoch", epoch, only_if_missing=True)
-            epoch = await self.get_meta("epoch") or epoch
+        assert epoch is not None  # noqa: S101 - written just above
         return epoch
 
     async def get_meta(self, key: str) -> str | None:
@@ -127,31 +214,24 @@ class Database:
 
     async def set_meta(self, key: str, value: str, *, only_if_missing: bool = False) -> None:
         verb = "INSERT OR IGNORE" if only_if_missing else "INSERT OR REPLACE"
-        async with self.transaction() as tx:
-            await tx.execute(f"{verb} INTO meta (key, value) VALUES (?, ?)", (key, value))
+        await self.run(f"{verb} INTO meta (key, value) VALUES (?, ?)", (key, value))
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction. BEGIN IMMEDIATE takes the write lock up front, so a
-        read-then-write inside it cannot be invalidated by another process's commit."""
-        async with self._write_lock:
-            conn = self.writer
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
+    # -------------------------------------------------------------- reads
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
-        async with self.reader.execute(sql, tuple(params)) as cur:
-            row: Row | None = await cur.fetchone()
+        rows = await self.reader.execute_fetchall(sql, tuple(params))
+        for row in rows:
             return row
+        return None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        async with self.reader.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self.reader.execute_fetchall(sql, tuple(params)))
 
     async def ping(self) -> bool:
         try:
@@ -160,6 +240,16 @@ class Database:
             log.exception("database ping failed")
             return False
         return True
+
+
+def _apply(tx: Tx, version: int, sql: str) -> bool:
+    current = int(tx.execute("PRAGMA user_version").fetchone()[0])
+    if version <= current:
+        return False
+    for statement in _split_sql(sql):
+        tx.execute(statement)
+    tx.execute(f"PRAGMA user_version = {version:d}")
+    return True
 
 
 def _split_sql(sql: str) -> list[str]:

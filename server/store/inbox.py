@@ -6,12 +6,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
 import msgspec
 
 from server.ids import now_ms
 from server.protocol import Notification, NotificationKind, VoucherInfo
-from server.store.db import Database, Row
+from server.store.db import Database, Row, Tx
 
 
 class Draft(msgspec.Struct, kw_only=True):
@@ -80,13 +79,13 @@ class InboxStore:
         self.db = db
 
     @staticmethod
-    async def append_many(tx: aiosqlite.Connection, drafts: Sequence[tuple[str, Draft]]) -> int:
+    def append_many(tx: Tx, drafts: Sequence[tuple[str, Draft]]) -> int:
         """Store drafts for customers, in the caller's transaction; duplicates by key are skipped.
 
         Returns the time stamped on them, for `rows_since`.
         """
         now = now_ms()
-        await tx.executemany(
+        tx.executemany(
             _INSERT,
             [
                 (
@@ -109,25 +108,16 @@ class InboxStore:
         return now
 
     @staticmethod
-    async def seq_of(tx: aiosqlite.Connection, customer_id: str, dedupe_key: str) -> int | None:
-        async with tx.execute(
-            "SELECT seq FROM notifications WHERE customer_id = ? AND dedupe_key = ?", (customer_id, dedupe_key)
-        ) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else None
-
-    @staticmethod
-    async def rows_since(tx: aiosqlite.Connection, customer_ids: Sequence[str], since: int) -> list[Row]:
+    def rows_since(tx: Tx, customer_ids: Sequence[str], since: int) -> list[Row]:
         """The notifications stored for these customers at or after `since` (a batch just written)."""
         rows: list[Row] = []
         for start in range(0, len(customer_ids), 500):
             chunk = list(customer_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            async with tx.execute(
+            rows += tx.execute(
                 f"{_SELECT} WHERE n.customer_id IN ({marks}) AND n.created_at >= ? ORDER BY n.customer_id, n.seq",
                 (*chunk, since),
-            ) as cur:
-                rows += list(await cur.fetchall())
+            ).fetchall()
         return rows
 
     async def after(self, customer_id: str, after: int, limit: int) -> list[Row]:
@@ -162,10 +152,9 @@ class InboxStore:
 
     async def record_action(self, customer_id: str, seq: int, action: str, campaign_id: str | None) -> bool:
         """True when this action is new for this notification (repeats are not counted twice)."""
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                "INSERT OR IGNORE INTO notification_actions (customer_id, seq, action, campaign_id, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (customer_id, seq, action, campaign_id, now_ms()),
-            )
-            return cur.rowcount > 0
+        added = await self.db.run(
+            "INSERT OR IGNORE INTO notification_actions (customer_id, seq, action, campaign_id, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (customer_id, seq, action, campaign_id, now_ms()),
+        )
+        return added > 0

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
 import msgspec
 
 from server.ids import now_ms
-from server.store.db import Database, Row
+from server.store.db import Database, Row, Tx
 
 
 class VoucherRecord(msgspec.Struct):
@@ -33,8 +32,8 @@ class VoucherStore:
         self.db = db
 
     @staticmethod
-    async def issue_many(
-        tx: aiosqlite.Connection,
+    def issue_many(
+        tx: Tx,
         campaign_id: str,
         codes: dict[str, str],
         *,
@@ -46,7 +45,7 @@ class VoucherStore:
         """Give each customer a voucher of the campaign, in the caller's transaction; a customer
         who already has one keeps it. Returns the code each customer holds now."""
         now = now_ms()
-        await tx.executemany(
+        tx.executemany(
             "INSERT OR IGNORE INTO vouchers (code, customer_id, campaign_id, kind, amount, currency, expires_at,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(code, cid, campaign_id, kind, amount, currency, expires_at, now) for cid, code in codes.items()],
@@ -56,11 +55,15 @@ class VoucherStore:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            async with tx.execute(
-                f"SELECT customer_id, code FROM vouchers WHERE campaign_id = ? AND customer_id IN ({marks})",
-                (campaign_id, *chunk),
-            ) as cur:
-                held.update({r[0]: r[1] for r in await cur.fetchall()})
+            held.update(
+                {
+                    r[0]: r[1]
+                    for r in tx.execute(
+                        f"SELECT customer_id, code FROM vouchers WHERE campaign_id = ? AND customer_id IN ({marks})",
+                        (campaign_id, *chunk),
+                    ).fetchall()
+                }
+            )
         return held
 
     async def get(self, code: str) -> VoucherRecord | None:
@@ -77,21 +80,27 @@ class VoucherStore:
 
     async def redeem(self, code: str, order_id: str) -> tuple[VoucherRecord | None, bool]:
         """(voucher, newly redeemed). Only an unredeemed, unexpired voucher changes, atomically."""
-        async with self.db.transaction() as tx:
-            cur = await tx.execute(
-                "UPDATE vouchers SET redeemed_at = ?, redeemed_order = ? WHERE code = ? AND redeemed_at IS NULL"
-                " AND (expires_at IS NULL OR expires_at > ?)",
-                (now_ms(), order_id, code, now_ms()),
+        now = now_ms()
+
+        def work(tx: Tx) -> tuple[Row | None, bool]:
+            changed = (
+                tx.execute(
+                    "UPDATE vouchers SET redeemed_at = ?, redeemed_order = ? WHERE code = ? AND redeemed_at IS NULL"
+                    " AND (expires_at IS NULL OR expires_at > ?)",
+                    (now, order_id, code, now),
+                ).rowcount
+                > 0
             )
-            changed = cur.rowcount > 0
-            async with tx.execute("SELECT * FROM vouchers WHERE code = ?", (code,)) as read:
-                row = await read.fetchone()
+            row = tx.execute("SELECT * FROM vouchers WHERE code = ?", (code,)).fetchone()
             if changed and row is not None:
                 # Tracking: the notification that carried this code counts as redeemed.
-                await tx.execute(
+                tx.execute(
                     "INSERT OR IGNORE INTO notification_actions (customer_id, seq, action, campaign_id, at)"
                     " SELECT customer_id, seq, 'redeemed', campaign_id, ? FROM notifications"
                     " WHERE customer_id = ? AND voucher_code = ?",
-                    (now_ms(), row["customer_id"], code),
+                    (now, row["customer_id"], code),
                 )
+            return row, changed
+
+        row, changed = await self.db.write(work)
         return (_record(row) if row else None), changed

@@ -77,9 +77,9 @@ async def test_resend_with_the_same_client_id_is_not_doubled(server: LiveServer)
 async def test_a_lost_broker_hint_is_recovered_from_the_store(server: LiveServer) -> None:
     """An event committed but never published (as when Redis drops it) still reaches everyone."""
     agent, shopper, conv = await _chat(server)
-    async with server.node.db.transaction() as tx:
-        lost = await ConversationStore.append(tx, conv, kind="message", author_type="agent",
-                                              author_id=agent.welcome["agent"]["id"], text="never published")
+    agent_id = agent.welcome["agent"]["id"]
+    lost = await server.node.db.write(lambda tx: ConversationStore.append(
+        tx, conv, kind="message", author_type="agent", author_id=agent_id, text="never published"))
     # The next published event exposes the gap: the hub reads the missing one first, in order.
     nxt = await agent.send_message("published", conv)
     got = await shopper.wait_type("event", seq=nxt["seq"])
@@ -87,9 +87,8 @@ async def test_a_lost_broker_hint_is_recovered_from_the_store(server: LiveServer
     assert texts[-2:] == ["never published", "published"] and got["text"] == "published"
 
     # A lost *last* event is caught by the periodic position check (1 s in tests).
-    async with server.node.db.transaction() as tx:
-        last = await ConversationStore.append(tx, conv, kind="message", author_type="agent",
-                                              author_id=agent.welcome["agent"]["id"], text="lost last")
+    last = await server.node.db.write(lambda tx: ConversationStore.append(
+        tx, conv, kind="message", author_type="agent", author_id=agent_id, text="lost last"))
     await shopper.wait_type("event", seq=last.seq, timeout=5)
     assert lost.seq < nxt["seq"] < last.seq
 
