@@ -29,8 +29,8 @@ def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
         "ws_max_size": settings.max_frame_bytes,
         # Browsers always offer permessage-deflate; accepting it costs ~40-100 KB per connection.
         "ws_per_message_deflate": False,
-        "ws_ping_interval": 20.0,
-        "ws_ping_timeout": 20.0,
+        "ws_ping_interval": settings.ping_interval,
+        "ws_ping_timeout": settings.ping_timeout,
         "timeout_graceful_shutdown": 10,
     }
 

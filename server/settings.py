@@ -26,6 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_burst: int = 30
     send_queue_frames: int = 512
     hello_timeout: float = 10.0
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
     replay_limit: int = 1000
     snapshot_events: int = 200
     agent_max_concurrent: int = 5
@@ -103,6 +105,11 @@ DOCS: dict[str, tuple[str, str]] = {
         "Frames queued for one connection before it counts as a slow consumer and is closed with 4001.",
     ),
     "hello_timeout": ("RAPPORT_HELLO_TIMEOUT", "Seconds a new connection has to send its hello."),
+    "ping_interval": (
+        "RAPPORT_PING_INTERVAL",
+        "Seconds between WebSocket pings; they keep NAT entries alive and find dead peers.",
+    ),
+    "ping_timeout": ("RAPPORT_PING_TIMEOUT", "Seconds a peer has to answer a ping before it is dropped."),
     "replay_limit": (
         "RAPPORT_REPLAY_LIMIT",
         "Most events a resume replays; a client further behind gets a reset with a snapshot.",

@@ -42,7 +42,7 @@ class AgentSession(ClientSession):
     def allowed_origins(self) -> tuple[str, ...]:
         return ()  # the console is served by this server: its own origin only
 
-    async def before_accept(self) -> None:
+    async def authenticate(self) -> None:
         session = self.node.sessions.read(self.ws.cookies.get(COOKIE))
         agent = await self.node.agents.by_id(session[0]) if session else None
         if session is None or agent is None or agent.disabled or agent.session_version != session[1]:

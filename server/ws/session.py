@@ -89,8 +89,8 @@ class ClientSession(abc.ABC):
     @abc.abstractmethod
     def allowed_origins(self) -> tuple[str, ...]: ...
 
-    async def before_accept(self) -> None:
-        """Checks that can refuse the connection before its hello (raise Terminate)."""
+    async def authenticate(self) -> None:
+        """Checks of the handshake's credentials, before the hello is read (raise Terminate)."""
         return None
 
     @abc.abstractmethod
@@ -115,7 +115,7 @@ class ClientSession(abc.ABC):
         await self.ws.accept()
         self.conn.start()
         try:
-            await self.before_accept()
+            await self.authenticate()
             hello = await self._hello()
             await self.start(hello)
             await self._serve()
