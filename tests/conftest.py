@@ -10,7 +10,7 @@ import pytest
 from server.settings import Settings
 from tests.support.live import LiveServer, test_settings
 
-# pytest_plugins: added when the redis fixtures land
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture

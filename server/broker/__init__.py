@@ -10,7 +10,8 @@ def create_broker(redis_url: str | None) -> Broker:
         return MemoryBroker()
     from server.broker.redis import RedisBroker
 
-    return RedisBroker(redis_url)
+    broker: Broker = RedisBroker(redis_url)
+    return broker
 
 
 __all__ = ["Broker", "MemoryBroker", "MessageHandler", "ReconnectHandler", "create_broker"]

@@ -1,0 +1,169 @@
+"""Redis pub/sub broker: one subscription connection per process, resubscribed after any outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from server.broker.base import Broker
+
+log = logging.getLogger("rapport.broker")
+
+# A hung Redis must not stall a chat send for long: the store already holds the message.
+_SOCKET_TIMEOUT = 1.0
+_BACKOFF_FIRST, _BACKOFF_CAP = 0.05, 2.0
+
+
+class RedisBroker(Broker):
+    """Fan-out through Redis PUBLISH/SUBSCRIBE.
+
+    Redis pub/sub is at-most-once: while this process is disconnected, or if it falls behind
+    (Redis drops a subscriber past its output-buffer limit), messages are lost. After every
+    reconnect the broker resubscribes, then calls `on_reconnect` so the hub compares its streams
+    with the store and delivers whatever was missed.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+        self._channels: set[str] = set()
+        self._client = aioredis.Redis.from_url(url, socket_timeout=_SOCKET_TIMEOUT,
+                                               socket_connect_timeout=_SOCKET_TIMEOUT)
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._wanted = asyncio.Event()  # set while there is at least one channel to listen to
+        self._connected = False
+        self._last_publish_warning = 0.0
+
+    async def connect(self) -> None:
+        self._reader = asyncio.create_task(self._read_loop(), name="redis-broker-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        await self._drop_pubsub()
+        await self._client.aclose()
+
+    # -------------------------------------------------------------- publishing
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        try:
+            await self._client.publish(channel, data)
+        except (RedisError, OSError) as exc:
+            self._warn_publish(exc)
+
+    async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        """One round trip for many hints (a campaign for thousands of customers)."""
+        if not messages:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for channel, data in messages:
+                    pipe.publish(channel, data)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._warn_publish(exc)
+
+    def _warn_publish(self, exc: BaseException) -> None:
+        # Once a second at most: during an outage every send would otherwise log.
+        now = time.monotonic()
+        if now - self._last_publish_warning > 1.0:
+            self._last_publish_warning = now
+            log.warning("publish to Redis failed (%s); clients will catch up from the store", exc)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), _SOCKET_TIMEOUT))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    # -------------------------------------------------------------- subscribing
+
+    async def subscribe(self, channel: str) -> None:
+        if channel in self._channels:
+            return
+        self._channels.add(channel)
+        self._wanted.set()
+        if self._connected and self._pubsub is not None:
+            try:
+                await self._pubsub.subscribe(channel)
+            except (RedisError, OSError) as exc:
+                # The reader notices the broken connection and resubscribes everything.
+                log.warning("subscribe to %s failed (%s); retried on reconnect", channel, exc)
+
+    async def unsubscribe(self, channel: str) -> None:
+        if channel not in self._channels:
+            return
+        self._channels.discard(channel)
+        if not self._channels:
+            self._wanted.clear()
+        if self._connected and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel)
+
+    async def _read_loop(self) -> None:
+        backoff = _BACKOFF_FIRST
+        outage = False
+        while True:
+            # redis-py's pubsub reads nothing useful until something is subscribed: wait for it.
+            await self._wanted.wait()
+            try:
+                await self._open_pubsub()
+                if outage:
+                    log.warning("Redis is back; resubscribed %d channel(s)", len(self._channels))
+                    if self._on_reconnect is not None:
+                        await self._on_reconnect()
+                outage = False
+                backoff = _BACKOFF_FIRST
+                await self._pump()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if not outage:
+                    log.warning("lost Redis (%s); serving local sockets, reconnecting", exc)
+                outage = True
+                await self._drop_pubsub()
+                # Full jitter: many processes losing Redis together do not come back in step.
+                await asyncio.sleep(random.uniform(0, backoff))  # noqa: S311 - not for security
+                backoff = min(_BACKOFF_CAP, backoff * 2)
+
+    async def _open_pubsub(self) -> None:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        channels = list(self._channels)
+        if channels:
+            await pubsub.subscribe(*channels)
+        self._pubsub = pubsub
+        self._connected = True
+        # Channels added while SUBSCRIBE was in flight.
+        missing = self._channels.difference(channels)
+        if missing:
+            await pubsub.subscribe(*missing)
+
+    async def _pump(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None  # noqa: S101 - opened just before
+        while True:
+            if not self._channels:
+                await self._drop_pubsub()
+                return
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None or message.get("type") != "message":
+                continue
+            channel = message["channel"]
+            self._dispatch(channel.decode() if isinstance(channel, bytes) else str(channel), message["data"])
+
+    async def _drop_pubsub(self) -> None:
+        self._connected = False
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError, RuntimeError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
