@@ -51,11 +51,15 @@ class Shop:
         return created
 
     async def browser(self, external_id: str, **hello: Any) -> WsClient:
-        """The customer's widget, logged in: hello with a shop-signed JWT; waits for the inbox replay."""
-        client = await WsClient.connect(f"{self.server.ws}/ws/widget")
-        await client.hello(identity={"user_id": external_id, "token": customer_token(external_id)}, **hello)
-        await client.wait_type("inbox.resumed")
-        return client
+        return await browser(self.server, external_id, **hello)
+
+
+async def browser(server: Server, external_id: str, **hello: Any) -> WsClient:
+    """The customer's widget, logged in: hello with a shop-signed JWT; waits for the inbox replay."""
+    client = await WsClient.connect(f"{server.ws}/ws/widget")
+    await client.hello(identity={"user_id": external_id, "token": customer_token(external_id)}, **hello)
+    await client.wait_type("inbox.resumed")
+    return client
 
 
 def notifications(client: WsClient, kind: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,108 @@
+"""Several server processes sharing fan-out through a real Redis: chat and pushes cross processes,
+and a Redis crash in the middle of a broadcast loses and doubles nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+import pytest
+
+from server.settings import Settings
+from tests.support.client import WsClient
+from tests.support.live import ProcessServer
+from tests.support.redis_server import RedisServer
+from tests.support.shop import Shop, browser, notifications
+
+
+@dataclass
+class Cluster:
+    a: ProcessServer
+    b: ProcessServer
+    redis: RedisServer
+
+
+@pytest.fixture
+def cluster(settings: Settings, redis_server: RedisServer) -> Iterator[Cluster]:
+    tuned = msgspec.structs.replace(settings, frequency_cap_per_day=100, redis_url=redis_server.url,
+                                    position_check_interval=30.0)
+    a = ProcessServer(tuned).start()
+    b = ProcessServer(tuned).start()
+    try:
+        yield Cluster(a, b, redis_server)
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture
+async def shop(cluster: Cluster) -> AsyncIterator[Shop]:
+    async with httpx.AsyncClient(base_url=cluster.a.base) as http:
+        cookie = await cluster.a.login()
+        http.cookies.set("rapport_session", cookie)
+        made = await http.post("/api/v1/api-keys", json={"name": "shop", "scopes": ["*"]})
+        assert made.status_code == 201, made.text
+    client = Shop(cluster.a, made.json()["token"])
+    yield client
+    await client.close()
+
+
+async def test_chat_between_a_shopper_on_one_process_and_an_agent_on_another(cluster: Cluster) -> None:
+    agent = await cluster.b.agent()
+    shopper = await cluster.a.customer()
+    ack = await shopper.send_message("Is this in stock?")
+    conv = ack["conversation_id"]
+    seen = await agent.wait_type("event", conversation_id=conv, kind="message", timeout=10)
+    assert seen["text"] == "Is this in stock?"
+    reply = await agent.send_message("Yes, 12 left.", conv)
+    got = await shopper.wait_type("event", conversation_id=conv, seq=reply["seq"], timeout=10)
+    assert got["text"] == "Yes, 12 left."
+    # Typing (ephemeral) crosses processes too.
+    await agent.send(type="typing", conversation_id=conv, active=True)
+    assert (await shopper.wait_type("typing", timeout=5))["author_type"] == "agent"
+
+
+async def test_a_broadcast_reaches_customers_on_both_processes_personalised(cluster: Cluster, shop: Shop) -> None:
+    await shop.customer("on-a", name="Ann")
+    await shop.customer("on-b", name="Bob")
+    ann = await browser(cluster.a, "on-a")
+    bob = await browser(cluster.b, "on-b")
+    await shop.campaign(title="Hi {{ customer.first_name }}")
+    assert (await ann.wait_type("notification", timeout=10))["title"] == "Hi Ann"
+    assert (await bob.wait_type("notification", timeout=10))["title"] == "Hi Bob"
+    await ann.quiet(0.3)
+    await bob.quiet(0.3)
+    assert len(notifications(ann)) == len(notifications(bob)) == 1
+
+
+async def test_redis_killed_during_a_broadcast_loses_and_doubles_nothing(cluster: Cluster, shop: Shop) -> None:
+    customers: list[tuple[str, WsClient]] = []
+    for i in range(12):
+        await shop.customer(f"c{i}", name=f"Customer {i}")
+    for i in range(12):
+        server = cluster.a if i % 2 == 0 else cluster.b
+        customers.append((f"c{i}", await browser(server, f"c{i}")))
+
+    titles = [f"Offer {n}" for n in range(6)]
+    for n, title in enumerate(titles):
+        if n == 2:
+            cluster.redis.kill()  # mid-broadcast: hints for the next campaigns are lost
+        if n == 4:
+            cluster.redis.start()
+        await shop.campaign(title=title)
+        await asyncio.sleep(0.2)
+
+    async def complete(client: WsClient) -> None:
+        while len({n["title"] for n in notifications(client)}) < len(titles):
+            await client.recv(15)
+
+    await asyncio.wait_for(asyncio.gather(*(complete(c) for _, c in customers)), 30)
+    for external_id, client in customers:
+        await client.quiet(0.5)
+        got = notifications(client)
+        assert sorted(n["title"] for n in got) == titles, external_id
+        seqs = [n["seq"] for n in got]
+        assert len(seqs) == len(set(seqs)) == len(titles), f"{external_id} got duplicates: {seqs}"
