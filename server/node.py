@@ -18,6 +18,7 @@ from server.ids import new_id
 from server.push.campaigns import CampaignService
 from server.push.hooks import CustomerActivity
 from server.push.inbox import InboxService, InboxStream
+from server.push.reminders import ReminderService
 from server.push.scheduler import Scheduler
 from server.settings import Settings
 from server.store import Database
@@ -27,6 +28,7 @@ from server.store.campaigns import CampaignStore
 from server.store.conversations import ConversationStore
 from server.store.customers import CustomerAttributesStore, CustomerStore
 from server.store.inbox import InboxStore
+from server.store.reminders import ReminderStore
 from server.store.vouchers import VoucherStore
 
 log = logging.getLogger("rapport")
@@ -49,6 +51,7 @@ class Node:
         self.inbox = InboxService(self.db, self.inbox_store, self.broker)
         self.campaign_store = CampaignStore(self.db)
         self.vouchers = VoucherStore(self.db)
+        self.reminders = ReminderService(ReminderStore(self.db), self.customer_attributes, self.inbox)
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
@@ -88,6 +91,7 @@ class Node:
         self.activity = self.campaigns
         self.hub.on_reconnect(self.campaigns.catch_up)
         self.scheduler.add("campaigns", self.campaigns.start_due)
+        self.scheduler.add("reminders", self.reminders.fire_due)
         await self.broker.connect()
         await self.campaigns.start()
         self.hub.start()

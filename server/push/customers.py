@@ -120,7 +120,7 @@ def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
         if field == "timezone":
             try:
                 zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name that is a directory or unreadable
                 raise InvalidCustomer(f"unknown time zone {value!r}") from None
         if field == "birthday" and value is not None:
             value = value.isoformat()

@@ -1,0 +1,344 @@
+"""One command for the first benchmark: N customers held, one broadcast through the real path, a chat load.
+
+    python -m bench.run --customers 1000 --servers 1
+    python -m bench.run --customers 10000 --servers 2 --clients 2
+
+Starts a private redis-server, S server processes on one SQLite file, C load-client processes;
+imports the customers through the API, holds one identified connection per customer, sends one
+campaign to all (marketer API -> store -> Redis -> hub -> sockets) and runs open-loop chats.
+Prints a table and writes bench/results/<UTC time>.json. Loopback only; everything bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-shop-secret-0123456789abcdef0123456789"
+PASSWORD = "bench-admin-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.servers: list[tuple[int, subprocess.Popen[bytes]]] = []
+        self.env: dict[str, str] = {}
+
+    def spawn(self, cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def cleanup(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self) -> None:
+        redis_port = free_port()
+        redis_bin = shutil.which("redis-server")
+        if not redis_bin:
+            raise SystemExit("redis-server is needed: apt-get install redis-server")
+        self.spawn([redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                   stdout=subprocess.DEVNULL)
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": str(self.tmp / "bench.db"),
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "RAPPORT_SHOP_SECRET": SECRET,
+            "RAPPORT_SECRET_KEY": "bench-secret-key",
+            "RAPPORT_ADMIN_PASSWORD": PASSWORD,
+            "RAPPORT_ARGON2_TIME_COST": "1",
+            "RAPPORT_ARGON2_MEMORY_KIB": "8",
+            "RAPPORT_ARGON2_PARALLELISM": "1",
+            "RAPPORT_RATE_PER_SECOND": "1000",
+            "RAPPORT_RATE_BURST": "1000",
+            "RAPPORT_AGENT_MAX_CONCURRENT": "100000",
+            "RAPPORT_FREQUENCY_CAP_PER_DAY": "1000",
+            "RAPPORT_LOG_LEVEL": "warning",
+        }
+        time.sleep(0.3)
+        for _ in range(self.args.servers):
+            port = free_port()
+            proc = self.spawn([sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=ROOT, env=self.env)
+            self.servers.append((port, proc))
+        for port, _ in self.servers:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            else:
+                raise SystemExit(f"server on {port} did not start")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.servers[0][0]}"
+
+    def api_token(self) -> str:
+        out = subprocess.run([sys.executable, "-m", "server", "apikey", "add", "--name", "bench"], cwd=ROOT,
+                             env=self.env, capture_output=True, text=True, check=True)
+        return out.stdout.strip().splitlines()[-1]
+
+    async def run(self) -> dict[str, Any]:
+        args = self.args
+        token = self.api_token()
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=self.base, headers=headers, timeout=120) as http:
+            lines = "\n".join(json.dumps({"id": f"c{i}", "name": f"Customer {i}", "marketing_consent": True})
+                              for i in range(args.customers))
+            started = time.monotonic()
+            r = await http.post("/api/v1/customers/import", content=lines,
+                                headers={"Content-Type": "application/x-ndjson"})
+            r.raise_for_status()
+            import_seconds = time.monotonic() - started
+
+            rss_before = {port: rss_kib(proc.pid) for port, proc in self.servers}
+            per_client = args.customers // args.clients
+            servers = ",".join(f"127.0.0.1:{port}" for port, _ in self.servers)
+            loaders = []
+            for c in range(args.clients):
+                count = per_client if c < args.clients - 1 else args.customers - per_client * c
+                out = self.tmp / f"load{c}.json"
+                proc = self.spawn([sys.executable, "-m", "bench.load", "--servers", servers, "--first",
+                                   str(c * per_client), "--count", str(count), "--secret", SECRET,
+                                   "--timeout", "120", "--out", str(out)],
+                                  cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                loaders.append((proc, out))
+            connect_started = time.monotonic()
+            for proc, _ in loaders:
+                assert proc.stdout is not None
+                line = await asyncio.to_thread(proc.stdout.readline)
+                if not line.startswith(b"READY"):
+                    raise SystemExit(f"load client failed: {line!r}")
+            connect_seconds = time.monotonic() - connect_started
+            await asyncio.sleep(1.0)
+            rss_after = {port: rss_kib(proc.pid) for port, proc in self.servers}
+            cpu_before = {port: cpu_seconds(proc.pid) for port, proc in self.servers}
+
+            profiler = None
+            if self.args.profile:
+                # py-spy samples the first server while the broadcast runs (pip install py-spy).
+                profiler = self.spawn(["py-spy", "record", "--pid", str(self.servers[0][1].pid), "--duration",
+                                       "4", "--format", "raw", "--output", self.args.profile, "--nonblocking"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                await asyncio.sleep(1.0)
+            created = (await http.post("/api/v1/campaigns", json={
+                "name": "bench", "kind": "offer", "audience": {"type": "all"},
+                "title": "Hi {{ customer.first_name }}", "body": "A personal offer for you"})).json()
+            for proc, _ in loaders:
+                assert proc.stdin is not None
+                proc.stdin.write(b"GO\n")
+                proc.stdin.flush()
+            sent_ns = time.monotonic_ns()
+            r = await http.post(f"/api/v1/campaigns/{created['id']}/send", json={})
+            r.raise_for_status()
+            for proc, _ in loaders:
+                assert proc.stdout is not None
+                await asyncio.to_thread(proc.stdout.readline)
+            cpu_after = {port: cpu_seconds(proc.pid) for port, proc in self.servers}
+            if profiler is not None:
+                await asyncio.to_thread(profiler.wait, 30)
+
+        deliveries, lost, doubled, connections = [], 0, 0, 0
+        for _, out in loaders:
+            data = json.loads(out.read_text())
+            connections += data["connections"]
+            for got in data["notifications"].values():
+                seqs = [s for s, _ in got]
+                if not got:
+                    lost += 1
+                doubled += len(seqs) - len(set(seqs))
+                deliveries += [(t - sent_ns) / 1e6 for _, t in got[:1]]
+        chat = await self.chat()
+        broadcast_seconds = max(deliveries) / 1000 if deliveries else float("nan")
+        server_cpu = sum(cpu_after[p] - cpu_before[p] for p in cpu_after)
+        return {
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "customers": args.customers, "servers": args.servers, "load_clients": args.clients,
+            "cpu": _cpu_model(),
+            "import_seconds": round(import_seconds, 2),
+            "connections": connections,
+            "connect_per_second": round(connections / connect_seconds),
+            "kib_per_idle_connection": round(
+                sum(rss_after[p] - rss_before[p] for p in rss_after) / max(1, connections), 1),
+            "broadcast": {
+                "deliveries_per_second": round(len(deliveries) / broadcast_seconds) if deliveries else 0,
+                "first_ms": round(min(deliveries), 1) if deliveries else None,
+                "p50_ms": round(percentile(deliveries, 50), 1),
+                "p99_ms": round(percentile(deliveries, 99), 1),
+                "last_ms": round(max(deliveries), 1) if deliveries else None,
+                "lost": lost, "doubled": doubled,
+                "server_cpu_us_per_delivery": round(server_cpu * 1e6 / max(1, len(deliveries)), 1),
+            },
+            "chat": chat,
+        }
+
+    async def chat(self) -> dict[str, Any]:
+        """K shoppers each send a message every 200 ms for 5 s (open loop); one agent receives them."""
+        k = self.args.chats
+        port = self.servers[-1][0]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            login = await http.post("/api/v1/session", json={"email": "admin@example.com", "password": PASSWORD})
+            cookie = login.cookies["rapport_session"]
+        received: dict[str, float] = {}
+        acked: dict[str, float] = {}
+        sent: dict[str, float] = {}
+        agent = await connect(f"ws://127.0.0.1:{port}/ws/agent", additional_headers={
+            "Cookie": f"rapport_session={cookie}"}, compression=None, max_queue=None)
+        await agent.send(json.dumps({"type": "hello"}))
+
+        async def agent_reader() -> None:
+            async for raw in agent:
+                frame = json.loads(raw)
+                if frame["type"] == "event" and frame.get("kind") == "message" and frame.get("client_id"):
+                    received.setdefault(frame["client_id"], time.monotonic())
+
+        reader = asyncio.create_task(agent_reader())
+        shoppers = []
+        for i in range(k):
+            server_port = self.servers[i % len(self.servers)][0]
+            ws = await connect(f"ws://127.0.0.1:{server_port}/ws/widget", compression=None, max_queue=None)
+            await ws.send(json.dumps({"type": "hello"}))
+            shoppers.append(ws)
+
+        async def shopper(ws: Any) -> None:
+            conversation = None
+
+            async def read() -> None:
+                nonlocal conversation
+                async for raw in ws:
+                    frame = json.loads(raw)
+                    if frame["type"] == "ack":
+                        acked[frame["client_id"]] = time.monotonic()
+                        conversation = conversation or frame["conversation_id"]
+
+            task = asyncio.create_task(read())
+            start = time.monotonic()
+            for n in range(25):
+                await asyncio.sleep(max(0.0, start + n * 0.2 - time.monotonic()))
+                client_id = uuid.uuid4().hex
+                frame = {"type": "message.send", "client_id": client_id, "text": f"question {n}"}
+                if conversation:
+                    frame["conversation_id"] = conversation
+                elif n:
+                    continue  # the first message's ack (the conversation id) has not come back yet
+                sent[client_id] = time.monotonic()
+                await ws.send(json.dumps(frame))
+            await asyncio.sleep(2)
+            task.cancel()
+
+        await asyncio.gather(*(shopper(ws) for ws in shoppers))
+        await asyncio.sleep(1)
+        reader.cancel()
+        for ws in [*shoppers, agent]:
+            await ws.close()
+        deliver = [(received[c] - t) * 1000 for c, t in sent.items() if c in received]
+        ack = [(acked[c] - t) * 1000 for c, t in sent.items() if c in acked]
+        return {
+            "messages": len(sent),
+            "lost": len([c for c in sent if c not in received]),
+            "unacked": len([c for c in sent if c not in acked]),
+            "deliver_p50_ms": round(percentile(deliver, 50), 2),
+            "deliver_p99_ms": round(percentile(deliver, 99), 2),
+            "deliver_max_ms": round(max(deliver), 2) if deliver else None,
+            "ack_p50_ms": round(percentile(ack, 50), 2),
+            "ack_p99_ms": round(percentile(ack, 99), 2),
+        }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--profile", help="write a py-spy profile (raw folded stacks) of server 1 to this file")
+    args = parser.parse_args()
+    bench = Bench(args)
+    try:
+        bench.start()
+        result = asyncio.run(bench.run())
+    finally:
+        bench.cleanup()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    (out / f"{name}-{args.customers}c-{args.servers}s.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    b, c = result["broadcast"], result["chat"]
+    print(f"\n{result['connections']} connections on {args.servers} server(s): "
+          f"{result['kib_per_idle_connection']} KiB each, {result['connect_per_second']}/s to connect")
+    print(f"broadcast: {b['deliveries_per_second']} deliveries/s, last after {b['last_ms']} ms "
+          f"(p50 {b['p50_ms']}, p99 {b['p99_ms']}), lost {b['lost']}, doubled {b['doubled']}, "
+          f"{b['server_cpu_us_per_delivery']} us server CPU each")
+    print(f"chat: {c['messages']} messages, deliver p50 {c['deliver_p50_ms']} ms p99 {c['deliver_p99_ms']} ms, "
+          f"ack p50 {c['ack_p50_ms']} ms p99 {c['ack_p99_ms']} ms, lost {c['lost']}, unacked {c['unacked']}")
+    if statistics.fmean([b["lost"], b["doubled"], c["lost"]]) > 0:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Personal reminders for the shop's back end: a customer's dates, listed, added and removed."""
+
+from __future__ import annotations
+
+import msgspec
+
+from server.api.endpoint import Call, endpoint
+from server.push.reminders import ReminderIn, ReminderOut
+
+_ROLES = ("admin", "marketer")
+
+
+class ReminderList(msgspec.Struct):
+    reminders: list[ReminderOut]
+
+
+@endpoint(
+    "POST",
+    "/api/v1/customers/{external_id:str}/reminders",
+    summary="Remind a customer of a date (yearly or once) at their local time; templates are checked now",
+    tag="reminders",
+    access="shop",
+    scope="reminders",
+    roles=_ROLES,
+    body=ReminderIn,
+    response=ReminderOut,
+    status=201,
+)
+async def create_reminder(call: Call) -> ReminderOut:
+    return await call.node.reminders.create(call.path["external_id"], call.body)
+
+
+@endpoint(
+    "GET",
+    "/api/v1/customers/{external_id:str}/reminders",
+    summary="A customer's reminders, the next to fire first",
+    tag="reminders",
+    access="shop",
+    scope="reminders",
+    roles=_ROLES,
+    response=ReminderList,
+)
+async def list_reminders(call: Call) -> ReminderList:
+    return ReminderList(reminders=await call.node.reminders.for_customer(call.path["external_id"]))
+
+
+@endpoint(
+    "DELETE",
+    "/api/v1/reminders/{reminder_id:str}",
+    summary="Delete a reminder (it fires no more)",
+    tag="reminders",
+    access="shop",
+    scope="reminders",
+    roles=_ROLES,
+)
+async def delete_reminder(call: Call) -> None:
+    await call.node.reminders.delete(call.path["reminder_id"])
