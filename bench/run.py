@@ -173,8 +173,9 @@ class Bench:
             profiler = None
             if self.args.profile:
                 # py-spy samples the first server while the broadcast runs (pip install py-spy).
-                profiler = self.spawn(["py-spy", "record", "--pid", str(self.servers[0][1].pid), "--duration",
-                                       "4", "--format", "raw", "--output", self.args.profile, "--nonblocking"],
+                profiler = self.spawn(["py-spy", "record", "--pid", str(self.servers[0][1].pid), "--duration", "4",
+                                       "--rate", "500", "--format", "raw", "--output", self.args.profile,
+                                       "--nonblocking"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 await asyncio.sleep(1.0)
             created = (await http.post("/api/v1/campaigns", json={

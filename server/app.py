@@ -54,9 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         code = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.INVALID_REQUEST}.get(
             exc.status_code, ErrorCode.INVALID_REQUEST
         )
-        response = problem_response(Problem(code, str(exc.detail)))
-        response.status_code = exc.status_code
-        return response
+        return problem_response(Problem(code, str(exc.detail)), exc.status_code)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+# Limits and timers must be positive: a zero or negative one would refuse everything or spin.
+Count = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class SettingsError(SystemExit):
+    """A setting from the environment that cannot be used; exits with its message."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,29 +28,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     allowed_origins: tuple[str, ...] = ()
     admin_email: str = "admin@example.com"
     admin_password: str | None = None
-    max_message_chars: int = 4000
-    max_frame_bytes: int = 65536
-    rate_per_second: float = 10.0
-    rate_burst: int = 30
-    send_queue_frames: int = 512
-    hello_timeout: float = 10.0
-    ping_interval: float = 20.0
-    ping_timeout: float = 20.0
-    replay_limit: int = 1000
-    snapshot_events: int = 200
-    agent_max_concurrent: int = 5
+    max_message_chars: Count = 4000
+    max_frame_bytes: Count = 65536
+    rate_per_second: Seconds = 10.0
+    rate_burst: Count = 30
+    send_queue_frames: Count = 512
+    hello_timeout: Seconds = 10.0
+    ping_interval: Seconds = 20.0
+    ping_timeout: Seconds = 20.0
+    replay_limit: Count = 1000
+    snapshot_events: Count = 200
+    agent_max_concurrent: Count = 5
     auto_assign: bool = True
-    presence_ttl: float = 45.0
-    presence_heartbeat: float = 15.0
-    position_check_interval: float = 30.0
-    session_max_age: int = 12 * 3600
-    visitor_token_max_age: int = 365 * 24 * 3600
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
-    argon2_parallelism: int = 4
-    max_bulk_bytes: int = 10 * 1024 * 1024
-    frequency_cap_per_day: int = 3
-    scheduler_interval: float = 1.0
+    presence_ttl: Seconds = 45.0
+    presence_heartbeat: Seconds = 15.0
+    position_check_interval: Seconds = 30.0
+    session_max_age: Count = 12 * 3600
+    visitor_token_max_age: Count = 365 * 24 * 3600
+    argon2_time_cost: Count = 3
+    argon2_memory_kib: Count = 65536
+    argon2_parallelism: Count = 4
+    max_bulk_bytes: Count = 10 * 1024 * 1024
+    frequency_cap_per_day: Count = 3
+    scheduler_interval: Seconds = 1.0
     log_level: str = "info"
 
     @classmethod
@@ -59,7 +67,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         try:
             return msgspec.convert(values, cls, strict=False)
         except msgspec.ValidationError as exc:
-            raise SystemExit(f"invalid setting: {exc}") from exc
+            raise SettingsError(f"invalid setting: {exc}") from exc
 
 
 def _parse(name: str, raw: str) -> Any:

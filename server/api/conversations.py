@@ -46,10 +46,8 @@ async def _transcript(call: Call, actor: Actor) -> Transcript:
     conversation_id = call.path["conversation_id"]
     limit: int = call.query["limit"]
     summary = await call.node.chat.readable(actor, conversation_id)
-    events = await call.node.chat.transcript(actor, conversation_id, call.query["after"], limit + 1)
-    more = len(events) > limit
-    events = events[:limit]
-    return Transcript(conversation=summary, events=events, next_after=events[-1].seq if more and events else None)
+    events, next_after = await call.node.chat.transcript(actor, conversation_id, call.query["after"], limit)
+    return Transcript(conversation=summary, events=events, next_after=next_after)
 
 
 @endpoint(

@@ -26,15 +26,17 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(encode(body), status_code=status, media_type="application/json")
 
 
-def problem_response(problem: Problem) -> Response:
+def problem_response(problem: Problem, status: int | None = None) -> Response:
+    """RFC 9457. `status` overrides the code's usual one (e.g. 405 from routing)."""
+    status = status or problem.status
     body = {
         "type": f"urn:rapport:problem:{problem.code.value}",
         "title": problem.code.value.replace("_", " "),
-        "status": problem.status,
+        "status": status,
         "detail": problem.message,
         "code": problem.code.value,
     }
-    return Response(encode(body), status_code=problem.status, media_type="application/problem+json")
+    return Response(encode(body), status_code=status, media_type="application/problem+json")
 
 
 def same_origin(request: Request) -> None:

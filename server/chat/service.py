@@ -79,11 +79,21 @@ class ChatService:
             raise _not_found(conversation_id)
         return summary
 
-    async def transcript(self, actor: Actor, conversation_id: str, after: int, limit: int) -> list[Event]:
+    async def transcript(
+        self, actor: Actor, conversation_id: str, after: int, limit: int
+    ) -> tuple[list[Event], int | None]:
+        """A page of the events this actor may see, and the `after` of the next page (None: the end).
+
+        Pages are cut on stored seqs, not on visible events: a page of a customer's transcript
+        that held only private notes is empty but still says where to go on.
+        """
         await self.readable(actor, conversation_id)
-        stored = await self._conversations.events_after(conversation_id, after, limit)
+        stored = await self._conversations.events_after(conversation_id, after, limit + 1)
+        more = len(stored) > limit
+        stored = stored[:limit]
         sees_private = actor.type in ("agent", "shop")
-        return [s.event for s in stored if sees_private or not s.private]
+        events = [s.event for s in stored if sees_private or not s.private]
+        return events, stored[-1].event.seq if more and stored else None
 
     async def conversations_of(self, actor: Actor) -> list[ConversationSummary]:
         if actor.type == "customer":

@@ -118,9 +118,10 @@ def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
         if value is UNSET or field == "id":
             continue
         if field == "timezone":
+            # OSError too: a name that resolves to a directory or an unreadable file
             try:
                 zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name that is a directory or unreadable
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
                 raise InvalidCustomer(f"unknown time zone {value!r}") from None
         if field == "birthday" and value is not None:
             value = value.isoformat()

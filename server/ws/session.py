@@ -173,14 +173,21 @@ class ClientSession(abc.ABC):
                 continue
             self.check_still_authorised()
             try:
-                await self._handle(decode_client_frame(raw))
-            except (FrameError, Problem) as exc:
+                frame = decode_client_frame(raw)
+            except FrameError as exc:
                 self.error(exc.code, exc.message, exc.client_id)
+                continue
+            # Every error names the frame's client_id, so the client can settle what it sent.
+            client_id = getattr(frame, "client_id", None)
+            try:
+                await self._handle(frame)
+            except Problem as exc:
+                self.error(exc.code, exc.message, exc.client_id or client_id)
             except Terminate:
                 raise
             except Exception:
                 log.exception("frame failed on %s connection %d", self.role, self.conn.id)
-                self.error(ErrorCode.INTERNAL, "internal error; nothing was stored", _client_id(raw))
+                self.error(ErrorCode.INTERNAL, "internal error; nothing was stored", client_id)
 
     async def _handle(self, frame: ClientFrame) -> None:
         if isinstance(frame, Hello):
@@ -244,11 +251,3 @@ class ClientSession(abc.ABC):
                 epoch=hello.epoch,
             )
 
-
-def _client_id(raw: str) -> str | None:
-    try:
-        frame = decode_client_frame(raw)
-    except FrameError:
-        return None
-    value = getattr(frame, "client_id", None)
-    return value if isinstance(value, str) else None
