@@ -230,7 +230,7 @@ class Bench:
         }
 
     async def chat(self) -> dict[str, Any]:
-        """K shoppers each send a message every 200 ms for 5 s (open loop); one agent receives them."""
+        """K shoppers each send a message every 200 ms for 5 s (open loop, staggered); one agent receives them."""
         k = self.args.chats
         port = self.servers[-1][0]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -257,7 +257,7 @@ class Bench:
             await ws.send(json.dumps({"type": "hello"}))
             shoppers.append(ws)
 
-        async def shopper(ws: Any) -> None:
+        async def shopper(ws: Any, offset: float) -> None:
             conversation = None
 
             async def read() -> None:
@@ -269,7 +269,8 @@ class Bench:
                         conversation = conversation or frame["conversation_id"]
 
             task = asyncio.create_task(read())
-            start = time.monotonic()
+            # Spread evenly over the 200 ms period (open loop), not 50 senders in lock step.
+            start = time.monotonic() + offset
             for n in range(25):
                 await asyncio.sleep(max(0.0, start + n * 0.2 - time.monotonic()))
                 client_id = uuid.uuid4().hex
@@ -283,7 +284,7 @@ class Bench:
             await asyncio.sleep(2)
             task.cancel()
 
-        await asyncio.gather(*(shopper(ws) for ws in shoppers))
+        await asyncio.gather(*(shopper(ws, i * 0.2 / k) for i, ws in enumerate(shoppers)))
         await asyncio.sleep(1)
         reader.cancel()
         for ws in [*shoppers, agent]:

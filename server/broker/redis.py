@@ -9,7 +9,9 @@ import random
 import time
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError, RedisError, TimeoutError as RedisTimeoutError
 
 from server.broker.base import Broker
 
@@ -18,6 +20,7 @@ log = logging.getLogger("rapport.broker")
 # A hung Redis must not stall a chat send for long: the store already holds the message.
 _SOCKET_TIMEOUT = 1.0
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.05, 2.0
+_PUBLISH_RETRIES = 2
 
 
 class RedisBroker(Broker):
@@ -33,18 +36,41 @@ class RedisBroker(Broker):
         super().__init__()
         self._url = url
         self._channels: set[str] = set()
-        self._client = aioredis.Redis.from_url(url, socket_timeout=_SOCKET_TIMEOUT,
-                                               socket_connect_timeout=_SOCKET_TIMEOUT)
+        # Publishes retry (a pooled connection is stale after a Redis restart: the first use
+        # fails, a fresh one works); without that, a hint sent just after a restart is lost.
+        self._client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=_SOCKET_TIMEOUT,
+            socket_connect_timeout=_SOCKET_TIMEOUT,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), _PUBLISH_RETRIES),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        # The subscription never retries behind our back: a reconnect must run `on_reconnect`,
+        # or what was published during the gap would never be caught up.
+        self._sub_client = aioredis.Redis.from_url(
+            url, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=_SOCKET_TIMEOUT
+        )
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._wanted = asyncio.Event()  # set while there is at least one channel to listen to
         self._connected = False
         self._last_publish_warning = 0.0
+        # Subscription changes waiting for the next batch (see _batch).
+        self._pending_sub: set[str] = set()
+        self._pending_unsub: set[str] = set()
+        self._batch_sent: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self._reader = asyncio.create_task(self._read_loop(), name="redis-broker-reader")
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._batch_sent is not None and not self._batch_sent.done():
+            self._batch_sent.set_result(None)
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -52,6 +78,7 @@ class RedisBroker(Broker):
             self._reader = None
         await self._drop_pubsub()
         await self._client.aclose()
+        await self._sub_client.aclose()
 
     # -------------------------------------------------------------- publishing
 
@@ -93,22 +120,53 @@ class RedisBroker(Broker):
             return
         self._channels.add(channel)
         self._wanted.set()
-        if self._connected and self._pubsub is not None:
-            try:
-                await self._pubsub.subscribe(channel)
-            except (RedisError, OSError) as exc:
-                # The reader notices the broken connection and resubscribes everything.
-                log.warning("subscribe to %s failed (%s); retried on reconnect", channel, exc)
+        self._pending_unsub.discard(channel)
+        if self._connected:
+            # Returns once SUBSCRIBE is sent (with whatever else this tick asked for).
+            self._pending_sub.add(channel)
+            await self._batch()
 
     async def unsubscribe(self, channel: str) -> None:
         if channel not in self._channels:
             return
         self._channels.discard(channel)
+        self._pending_sub.discard(channel)
         if not self._channels:
             self._wanted.clear()
-        if self._connected and self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(channel)
+        if self._connected:
+            # Nobody waits for an unsubscribe: a few stray messages until it lands are ignored.
+            self._pending_unsub.add(channel)
+            self._batch()
+
+    def _batch(self) -> asyncio.Future[None]:
+        """The (un)subscribes of one loop tick go out as one command each (a thousand sockets
+        closing at once cost one UNSUBSCRIBE, not a thousand round trips). One flusher task
+        sends the batches in order, so an unsubscribe never overtakes a later subscribe."""
+        if self._batch_sent is None:
+            self._batch_sent = asyncio.get_running_loop().create_future()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_batches(), name="redis-broker-subscriptions")
+        return self._batch_sent
+
+    async def _flush_batches(self) -> None:
+        while self._batch_sent is not None:
+            await asyncio.sleep(0)  # let the rest of this tick join the batch
+            sent, self._batch_sent = self._batch_sent, None
+            subs, self._pending_sub = self._pending_sub, set()
+            unsubs, self._pending_unsub = self._pending_unsub, set()
+            pubsub = self._pubsub
+            try:
+                if self._connected and pubsub is not None:
+                    for chunk in _chunks(sorted(subs)):
+                        await pubsub.subscribe(*chunk)
+                    for chunk in _chunks(sorted(unsubs)):
+                        await pubsub.unsubscribe(*chunk)
+            except (RedisError, OSError) as exc:
+                # The reader notices the broken connection and resubscribes everything.
+                log.warning("(un)subscribe failed (%s); resubscribed on reconnect", exc)
+            finally:
+                if not sent.done():
+                    sent.set_result(None)
 
     async def _read_loop(self) -> None:
         backoff = _BACKOFF_FIRST
@@ -137,7 +195,7 @@ class RedisBroker(Broker):
                 backoff = min(_BACKOFF_CAP, backoff * 2)
 
     async def _open_pubsub(self) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._sub_client.pubsub(ignore_subscribe_messages=True)
         channels = list(self._channels)
         if channels:
             await pubsub.subscribe(*channels)
@@ -158,12 +216,21 @@ class RedisBroker(Broker):
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None or message.get("type") != "message":
                 continue
-            channel = message["channel"]
-            self._dispatch(channel.decode() if isinstance(channel, bytes) else str(channel), message["data"])
+            raw = message["channel"]
+            channel = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if channel in self._channels:  # not one whose UNSUBSCRIBE is still on its way
+                self._dispatch(channel, message["data"])
 
     async def _drop_pubsub(self) -> None:
         self._connected = False
+        # The next connection subscribes to all of self._channels afresh.
+        self._pending_sub.clear()
+        self._pending_unsub.clear()
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError, RuntimeError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
+def _chunks(channels: list[str], size: int = 1000) -> list[list[str]]:
+    return [channels[i : i + size] for i in range(0, len(channels), size)]

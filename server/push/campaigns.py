@@ -39,6 +39,12 @@ from server.store.vouchers import VoucherStore
 
 log = logging.getLogger("rapport.campaigns")
 
+# A broadcast goes out in chunks of connected customers, a few in flight at once: small enough
+# that the first customers get it within milliseconds, enough in flight to keep the store's
+# writer thread and the event loop both busy.
+_CHUNK = 250
+_CHUNKS_IN_FLIGHT = 3
+
 CampaignKind = Literal["offer", "news", "product", "promotion", "survey", "reminder"]
 Status = Literal["draft", "scheduled", "active", "stopped"]
 _KIND_OF: dict[str, NotificationKind] = {
@@ -370,14 +376,27 @@ class CampaignService(CustomerActivity):
                 await self.deliver_to_connected(active)
 
     async def deliver_to_connected(self, active: Active) -> int:
+        """This process's share of a broadcast: its connected customers, in chunks that overlap
+        (one is rendered while the one before is written by the store's thread)."""
         customers = self._local_customers()
-        delivered = 0
-        for start in range(0, len(customers), 1000):
-            delivered += await self.deliver(active, customers[start : start + 1000])
-        return delivered
+        chunks = [customers[start : start + _CHUNK] for start in range(0, len(customers), _CHUNK)]
+        in_flight = asyncio.Semaphore(_CHUNKS_IN_FLIGHT)
 
-    async def deliver(self, active: Active, customer_ids: list[str], *, occurrence: str | None = None) -> int:
-        """Render and store the campaign for those of these customers it may reach; publish."""
+        async def one(chunk: list[str]) -> int:
+            async with in_flight:
+                return await self.deliver(active, chunk, here=True)
+
+        return sum(await asyncio.gather(*(one(chunk) for chunk in chunks)))
+
+    async def deliver(
+        self, active: Active, customer_ids: list[str], *, occurrence: str | None = None, here: bool = False
+    ) -> int:
+        """Render and store the campaign for those of these customers it may reach, then send.
+
+        `here`: these customers are connected to this process, and every process is doing the
+        same for its own (a broadcast): hand the result to local sockets only. Otherwise (one
+        customer's trigger or connect) publish it, for their tabs on other processes.
+        """
         campaign = active.out
         if campaign.expires_at is not None and campaign.expires_at <= now_ms():
             return 0
@@ -390,7 +409,7 @@ class CampaignService(CustomerActivity):
             self._settings.frequency_cap_per_day,
             dedupe_key=dedupe_key,
         )
-        if not rows:
+        if not rows and not here:
             return 0
         codes = {row["id"]: new_voucher_code() for row in rows} if campaign.voucher else {}
         drafts: list[tuple[str, Draft]] = []
@@ -434,6 +453,8 @@ class CampaignService(CustomerActivity):
                     expires_at=self._voucher_expiry(campaign),
                 )
 
+        if here:
+            return await self._inbox.deliver_here(customer_ids, drafts, dedupe_key, prepare=prepare)
         return await self._inbox.deliver(drafts, prepare=prepare)
 
     def _expiry(self, campaign: CampaignOut) -> int | None:

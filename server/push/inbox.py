@@ -49,16 +49,45 @@ class InboxService:
         await self.publish(rows)
         return stored
 
+    async def deliver_here(
+        self,
+        customer_ids: Sequence[str],
+        drafts: Sequence[tuple[str, Draft]],
+        dedupe_key: str,
+        *,
+        prepare: Callable[[Tx], None] | None = None,
+    ) -> int:
+        """A broadcast's share for the customers connected to this process: store, then hand
+        this process's sockets what the broadcast holds for each of them (stored now, or a
+        moment ago by another process serving another tab of theirs). Nothing is published per
+        customer: every process does the same for its own sockets, so Redis carries one hint
+        per broadcast, not one message per recipient. Returns how many were new.
+        """
+        if not drafts:
+            self._broker.publish_local(self._envelopes(await self._inbox.with_key(customer_ids, dedupe_key)))
+            return 0
+
+        def work(tx: Tx) -> tuple[int, list[Row]]:
+            if prepare is not None:
+                prepare(tx)
+            before = tx.total_changes
+            InboxStore.append_many(tx, drafts)
+            # In the write transaction: another process's rows for the same key are committed.
+            return tx.total_changes - before, InboxStore.rows_with_key(tx, customer_ids, dedupe_key)
+
+        stored, rows = await self._db.write(work)
+        self._broker.publish_local(self._envelopes(rows))
+        return stored
+
     async def publish(self, rows: Sequence[Row]) -> None:
-        await self._broker.publish_many(
-            [
-                (
-                    streams.inbox(row["customer_id"]),
-                    streams.event_envelope(row["seq"], False, encode(notification_of(row))),
-                )
-                for row in rows
-            ]
-        )
+        await self._broker.publish_many(self._envelopes(rows))
+
+    @staticmethod
+    def _envelopes(rows: Sequence[Row]) -> list[tuple[str, bytes]]:
+        return [
+            (streams.inbox(row["customer_id"]), streams.event_envelope(row["seq"], False, encode(notification_of(row))))
+            for row in rows
+        ]
 
     async def track(self, customer_id: str, seq: int, action: TrackAction | str) -> bool:
         exists, campaign_id = await self._inbox.campaign_of(customer_id, seq)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -45,6 +45,16 @@ SELECT ?1, COALESCE((SELECT MAX(seq) FROM notifications WHERE customer_id = ?1),
        ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
 WHERE ?5 IS NULL OR NOT EXISTS (SELECT 1 FROM notifications WHERE customer_id = ?1 AND dedupe_key = ?5)
 """
+
+
+_WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.dedupe_key = ? ORDER BY n.customer_id"
+
+
+def _chunks(customer_ids: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
+    """Ids in chunks small enough for one `IN (...)`, each with its placeholders."""
+    for start in range(0, len(customer_ids), size):
+        chunk = list(customer_ids[start : start + size])
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def notification_of(row: Row) -> Notification:
@@ -110,14 +120,23 @@ class InboxStore:
     @staticmethod
     def rows_since(tx: Tx, customer_ids: Sequence[str], since: int) -> list[Row]:
         """The notifications stored for these customers at or after `since` (a batch just written)."""
+        sql = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.created_at >= ? ORDER BY n.customer_id, n.seq"
+        return [row for chunk, marks in _chunks(customer_ids) for row in tx.execute(sql.format(marks), (*chunk, since))]
+
+    @staticmethod
+    def rows_with_key(tx: Tx, customer_ids: Sequence[str], dedupe_key: str) -> list[Row]:
+        """The notification with this dedupe key of each of these customers who has one."""
+        return [
+            row
+            for chunk, marks in _chunks(customer_ids)
+            for row in tx.execute(_WITH_KEY.format(marks), (*chunk, dedupe_key))
+        ]
+
+    async def with_key(self, customer_ids: Sequence[str], dedupe_key: str) -> list[Row]:
+        """`rows_with_key` outside a write transaction."""
         rows: list[Row] = []
-        for start in range(0, len(customer_ids), 500):
-            chunk = list(customer_ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows += tx.execute(
-                f"{_SELECT} WHERE n.customer_id IN ({marks}) AND n.created_at >= ? ORDER BY n.customer_id, n.seq",
-                (*chunk, since),
-            ).fetchall()
+        for chunk, marks in _chunks(customer_ids):
+            rows += await self.db.fetchall(_WITH_KEY.format(marks), (*chunk, dedupe_key))
         return rows
 
     async def after(self, customer_id: str, after: int, limit: int) -> list[Row]:

@@ -1,8 +1,9 @@
-"""One WebSocket as the hub's Peer: a bounded send queue drained by one writer task."""
+"""One WebSocket as the hub's Peer: a bounded send queue, drained by a writer task while it holds frames."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -26,6 +27,9 @@ class Connection(Peer):
     A client that stops reading fills its queue; it is then closed with SLOW_CONSUMER (4001)
     rather than slowing anyone else or growing memory. It loses nothing: it reconnects and
     resumes from its cursors.
+
+    The writer task exists only while frames are waiting: an idle connection holds a deque and
+    no task (a task and its coroutine cost a few KiB on each of thousands of idle sockets).
     """
 
     def __init__(self, websocket: WebSocket, *, queue_frames: int, sees_private: bool) -> None:
@@ -33,42 +37,47 @@ class Connection(Peer):
         self.id = next(_ids)
         self.websocket = websocket
         self.sees_private = sees_private
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_frames)
+        self._frames: collections.deque[str] = collections.deque()
+        self._limit = queue_frames
         self._writer: asyncio.Task[None] | None = None
+        self._room: asyncio.Event | None = None  # only while a paced replay waits for room
         self._owner = asyncio.current_task()
         self.close_code: int | None = None
-
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
 
     def send(self, frame: str) -> None:
         if self.closed:
             return
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        if len(self._frames) >= self._limit:
             log.warning("connection %d is a slow consumer; closing", self.id)
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your cursors")
+            return
+        self._frames.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def send_paced(self, frame: str) -> None:
-        # Re-check `closed` every second, so a replay to a client that went away ends too.
-        while not self.closed:
-            try:
-                await asyncio.wait_for(self._queue.put(frame), 1.0)
-            except TimeoutError:
-                continue
-            return
+        # Waits for room, re-checking `closed` every second, so a replay to a client that went
+        # away ends too.
+        while not self.closed and len(self._frames) >= self._limit // 2:
+            room = self._room = self._room or asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(room.wait(), 1.0)
+        self.send(frame)
 
     async def _write_loop(self) -> None:
         try:
-            while True:
-                frame = await self._queue.get()
-                try:
-                    await self.websocket.send_text(frame)
-                finally:
-                    self._queue.task_done()
+            while self._frames:
+                await self.websocket.send_text(self._frames.popleft())
+                if self._room is not None and len(self._frames) < self._limit // 2:
+                    self._room.set()
+                    self._room = None
         except (WebSocketDisconnect, RuntimeError, OSError):
             self.closed = True
+        finally:
+            self._writer = None
+            if self._room is not None:
+                self._room.set()
+                self._room = None
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close from synchronous code (the hub's fan-out); the writer stops sending at once."""
@@ -76,18 +85,22 @@ class Connection(Peer):
             return
         self.closed = True
         self.close_code = code
+        self._frames.clear()
         if self._writer is not None:
             self._writer.cancel()
         asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def flush_and_close(self, code: int, reason: str) -> None:
         """Let queued frames (an error explaining why) go out, for a second at most, then close."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), 1.0)
+        writer = self._writer
+        if writer is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), 1.0)
         if self.closed:
             return
         self.closed = True
         self.close_code = code
+        self._frames.clear()
         if self._writer is not None:
             self._writer.cancel()
         await self._close(code, reason)

@@ -113,7 +113,6 @@ class ClientSession(abc.ABC):
             await self.ws.close(code=1008)  # before accept: the handshake fails with HTTP 403
             return
         await self.ws.accept()
-        self.conn.start()
         try:
             await self.authenticate()
             hello = await self._hello()

@@ -78,6 +78,29 @@ async def test_a_broadcast_reaches_customers_on_both_processes_personalised(clus
     assert len(notifications(ann)) == len(notifications(bob)) == 1
 
 
+async def test_one_customer_with_tabs_on_both_processes_gets_a_broadcast_in_each_once(
+    cluster: Cluster, shop: Shop
+) -> None:
+    # Both processes serve the same customer and race to store it: one stores, and the other's
+    # tab must still get that very notification (same seq), once.
+    for round_ in range(3):
+        external_id = f"two-tabs-{round_}"
+        await shop.customer(external_id, name="Tia")
+        tab_a = await browser(cluster.a, external_id)
+        tab_b = await browser(cluster.b, external_id)
+        # (Earlier rounds' campaigns are still running: a new customer gets them on connect.)
+        sent = await shop.campaign(name=f"round {round_}", title="Hi {{ customer.first_name }}")
+        got_a = await tab_a.wait_type("notification", timeout=10, campaign_id=sent["id"])
+        got_b = await tab_b.wait_type("notification", timeout=10, campaign_id=sent["id"])
+        assert got_a["title"] == got_b["title"] == "Hi Tia" and got_a["seq"] == got_b["seq"]
+        await tab_a.quiet(0.3)
+        await tab_b.quiet(0.3)
+        for tab in (tab_a, tab_b):
+            assert [n["campaign_id"] for n in notifications(tab)].count(sent["id"]) == 1
+        await tab_a.close()
+        await tab_b.close()
+
+
 async def test_redis_killed_during_a_broadcast_loses_and_doubles_nothing(cluster: Cluster, shop: Shop) -> None:
     customers: list[tuple[str, WsClient]] = []
     for i in range(12):
@@ -99,7 +122,12 @@ async def test_redis_killed_during_a_broadcast_loses_and_doubles_nothing(cluster
         while len({n["title"] for n in notifications(client)}) < len(titles):
             await client.recv(15)
 
-    await asyncio.wait_for(asyncio.gather(*(complete(c) for _, c in customers)), 30)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(complete(c) for _, c in customers)), 30)
+    except TimeoutError:
+        for external_id, client in customers:
+            print(external_id, "got", sorted((n["seq"], n["title"]) for n in notifications(client)))
+        raise
     for external_id, client in customers:
         await client.quiet(0.5)
         got = notifications(client)
