@@ -177,6 +177,29 @@ def next_fire_at(
     raise AssertionError("unreachable: a yearly date recurs within three years")  # pragma: no cover
 
 
+# Time zones are at most 26 hours apart: the same local date and time in another zone lies
+# within this of the instant computed for the old one.
+_ZONE_SPAN_MS = 27 * 3600 * 1000
+
+
+def _moved(row: Row, zone: zoneinfo.ZoneInfo, occurrence: int) -> int | None:
+    """When the customer changed time zone since `occurrence` was computed and this date's
+    local time in the new zone is still ahead: that instant (the reminder waits for it).
+
+    Computed at firing, so a change of zone never needs the reminders rewritten. A move east,
+    whose new instant has already passed, fires now: late rather than never or twice.
+    """
+    try:
+        intended = next_fire_at(
+            row["month"], row["day"], row["year"], row["local_time"], zone, occurrence - _ZONE_SPAN_MS
+        )
+    except ValueError:
+        return None
+    if intended is None or intended <= occurrence or intended <= now_ms():
+        return None
+    return intended
+
+
 def _variables(source: str) -> set[str]:
     try:
         return set(meta.find_undeclared_variables(_parser.parse(source)))
@@ -266,12 +289,15 @@ class ReminderService:
         transaction, so it never raises: one bad row must not hold back every other reminder."""
         occurrence: int = row["next_fire_at"]
         following: int | None = None
+        try:
+            zone = zone_of(row["timezone"])
+        except ValueError:
+            log.warning("reminder %s: time zone %r unknown; using UTC", row["reminder_id"], row["timezone"])
+            zone = zoneinfo.ZoneInfo("UTC")
+        moved = _moved(row, zone, occurrence)
+        if moved is not None:
+            return None, moved
         if row["repeat"] == "yearly":
-            try:
-                zone = zone_of(row["timezone"])
-            except ValueError:
-                log.warning("reminder %s: time zone %r unknown; using UTC", row["reminder_id"], row["timezone"])
-                zone = zoneinfo.ZoneInfo("UTC")
             try:
                 # After now, not after the occurrence: a reminder missed while no server ran
                 # fires once, late, then keeps its yearly date, rather than once per missed year.

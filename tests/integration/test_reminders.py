@@ -148,6 +148,27 @@ async def test_a_deleted_reminder_never_fires(shop: Shop) -> None:
     assert again["code"] == "not_found"
 
 
+async def test_a_customer_who_moves_west_gets_it_at_the_new_local_time_not_the_old(shop: Shop) -> None:
+    # Set for 12:00:0x in Berlin (UTC+1 in winter); then the customer moves to London (UTC+0):
+    # the same local time there is an hour later, so nothing fires at the old instant.
+    await shop.customer("u5", name="Eve", timezone="Europe/Berlin")
+    eve = await shop.browser("u5")
+    due = whole_second_in(1)
+    created = await shop.call("POST", "/api/v1/customers/u5/reminders", 201,
+                              json=once_at(due, "Europe/Berlin", name="call", title="Call us", body="today"))
+    await shop.customer("u5", timezone="Europe/London")
+    await asyncio.sleep((due - now_ms()) / 1000 + 1.0)  # past the old instant, five scheduler runs
+    await eve.quiet(0.2)
+    assert notifications(eve, "reminder") == []
+    [moved] = await reminder_list(shop, "u5")
+    offset = int(local(due, "Europe/Berlin").utcoffset().total_seconds() - local(due, "Europe/London").utcoffset()
+                 .total_seconds()) * 1000  # fmt: skip
+    assert moved["id"] == created["id"] and moved["last_fired_at"] is None
+    assert moved["next_fire_at"] == due + offset
+    assert local(moved["next_fire_at"], "Europe/London").strftime("%H:%M:%S") == local(due, "Europe/Berlin").strftime(
+        "%H:%M:%S")
+
+
 async def test_the_api_refuses_what_cannot_fire(shop: Shop, server: LiveServer) -> None:
     await shop.customer("u4", name="Dee", timezone="Australia/Sydney")
     path = "/api/v1/customers/u4/reminders"
