@@ -50,7 +50,7 @@ def _migrations() -> list[tuple[int, str, str]]:
 
 def _pragmas(busy_timeout_ms: int) -> list[str]:
     # NORMAL in WAL mode: a commit survives a process crash (not a power loss) without an fsync
-    # per commit; FULL would cut chat throughput several-fold (bench/README.md).
+    # per commit; FULL would add an fsync (~200 us on this machine) to every commit.
     return ["journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"busy_timeout={busy_timeout_ms}"]
 
 
