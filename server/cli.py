@@ -25,7 +25,8 @@ from server.store.customers import CustomerAttributesStore
 def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
     """The WebSocket choices that keep connections lean and safe, in one place (Procfile too)."""
     return {
-        "ws": "websockets-sansio",
+        # uvicorn's websockets-sansio protocol, plus direct writes for the hub (ws/transport.py).
+        "ws": "server.ws.transport:DirectWebSocketProtocol",
         "ws_max_size": settings.max_frame_bytes,
         # Browsers always offer permessage-deflate; accepting it costs ~40-100 KB per connection.
         "ws_per_message_deflate": False,

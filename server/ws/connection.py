@@ -8,11 +8,13 @@ import contextlib
 import itertools
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.hub import Peer
 from server.protocol import CloseCode
+from server.ws.transport import SEND_NOW
 
 log = logging.getLogger("rapport.ws")
 
@@ -41,11 +43,16 @@ class Connection(Peer):
         self._limit = queue_frames
         self._writer: asyncio.Task[None] | None = None
         self._room: asyncio.Event | None = None  # only while a paced replay waits for room
+        # Set when the server is uvicorn with ws/transport.py's protocol: frames go straight out
+        # while nothing is queued ahead of them.
+        self._send_now: Callable[[str], bool] | None = websocket.scope.get("extensions", {}).get(SEND_NOW)
         self._owner = asyncio.current_task()
         self.close_code: int | None = None
 
     def send(self, frame: str) -> None:
         if self.closed:
+            return
+        if self._writer is None and self._send_now is not None and self._send_now(frame):
             return
         if len(self._frames) >= self._limit:
             log.warning("connection %d is a slow consumer; closing", self.id)
