@@ -36,17 +36,17 @@ SELECT n.customer_id, n.seq, n.kind, n.marketing, n.campaign_id, n.title, n.body
 FROM notifications n LEFT JOIN vouchers v ON v.code = n.voucher_code
 """
 
-# Seq = the customer's highest + 1, computed in the statement itself so a batch of many customers
-# is one executemany; the write transaction makes it race-free across processes.
+# Seq = the customer's highest + 1. A batch looks up the highest seqs and the dedupe keys
+# already stored with one query each per chunk, then inserts plain rows: half the cost of
+# computing both per row inside the INSERT. The write transaction makes it race-free across
+# processes.
 _INSERT = """
 INSERT INTO notifications (customer_id, seq, kind, marketing, campaign_id, dedupe_key, title, body, url, data,
                            voucher_code, expires_at, created_at)
-SELECT ?1, COALESCE((SELECT MAX(seq) FROM notifications WHERE customer_id = ?1), 0) + 1,
-       ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
-WHERE ?5 IS NULL OR NOT EXISTS (SELECT 1 FROM notifications WHERE customer_id = ?1 AND dedupe_key = ?5)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-
-
+_LAST_SEQS = "SELECT customer_id, MAX(seq) FROM notifications WHERE customer_id IN ({}) GROUP BY customer_id"
+_KEYS_HELD = "SELECT customer_id, dedupe_key FROM notifications WHERE customer_id IN ({}) AND dedupe_key IN ({})"
 _WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.dedupe_key = ? ORDER BY n.customer_id"
 
 
@@ -90,31 +90,48 @@ class InboxStore:
 
     @staticmethod
     def append_many(tx: Tx, drafts: Sequence[tuple[str, Draft]]) -> int:
-        """Store drafts for customers, in the caller's transaction; duplicates by key are skipped.
+        """Store drafts for customers, in the caller's transaction; duplicates by key are skipped
+        (against what is stored and within the batch). Several drafts for one customer get
+        consecutive seqs in batch order.
 
         Returns the time stamped on them, for `rows_since`.
         """
         now = now_ms()
-        tx.executemany(
-            _INSERT,
-            [
-                (
-                    cid,
-                    d.kind,
-                    int(d.marketing),
-                    d.campaign_id,
-                    d.dedupe_key,
-                    d.title,
-                    d.body,
-                    d.url,
-                    json.dumps(d.data or {}),
-                    d.voucher_code,
-                    d.expires_at,
-                    now,
+        for start in range(0, len(drafts), 500):
+            batch = drafts[start : start + 500]
+            customers = sorted({cid for cid, _ in batch})
+            marks = ",".join("?" * len(customers))
+            last: dict[str, int] = {r[0]: r[1] for r in tx.execute(_LAST_SEQS.format(marks), customers)}
+            keys = sorted({d.dedupe_key for _, d in batch if d.dedupe_key is not None})
+            held: set[tuple[str, str]] = set()
+            if keys:
+                found = tx.execute(_KEYS_HELD.format(marks, ",".join("?" * len(keys))), (*customers, *keys))
+                held = {(r[0], r[1]) for r in found}
+            rows: list[tuple[Any, ...]] = []
+            for cid, d in batch:
+                if d.dedupe_key is not None:
+                    if (cid, d.dedupe_key) in held:
+                        continue
+                    held.add((cid, d.dedupe_key))
+                seq = last[cid] = last.get(cid, 0) + 1
+                rows.append(
+                    (
+                        cid,
+                        seq,
+                        d.kind,
+                        int(d.marketing),
+                        d.campaign_id,
+                        d.dedupe_key,
+                        d.title,
+                        d.body,
+                        d.url,
+                        json.dumps(d.data) if d.data else "{}",
+                        d.voucher_code,
+                        d.expires_at,
+                        now,
+                    )
                 )
-                for cid, d in drafts
-            ],
-        )
+            tx.executemany(_INSERT, rows)
         return now
 
     @staticmethod
