@@ -34,7 +34,7 @@ from server.push.segments import Condition, compile_condition, lapsed
 from server.settings import Settings
 from server.store.campaigns import CampaignStore
 from server.store.db import Row, Tx
-from server.store.inbox import Draft
+from server.store.inbox import DailyCap, Draft
 from server.store.vouchers import VoucherStore
 
 log = logging.getLogger("rapport.campaigns")
@@ -438,24 +438,26 @@ class CampaignService(CustomerActivity):
                     ),
                 )
             )
-        prepare = None
+        then = None
         if campaign.voucher is not None:
             spec = campaign.voucher
 
-            def prepare(tx: Tx) -> None:
+            def then(tx: Tx, stored: list[str]) -> None:
                 VoucherStore.issue_many(
                     tx,
                     campaign.id,
-                    {cid: codes[cid] for cid, _ in drafts},
+                    {cid: codes[cid] for cid in stored},
                     kind=spec.kind,
                     amount=spec.amount,
                     currency=spec.currency,
                     expires_at=self._voucher_expiry(campaign),
                 )
 
+        # The eligibility query above skips most of those past the cap cheaply; the store decides.
+        cap = DailyCap(self._settings.frequency_cap_per_day, now_ms() - _DAY_MS)
         if here:
-            return await self._inbox.deliver_here(customer_ids, drafts, dedupe_key, prepare=prepare)
-        return await self._inbox.deliver(drafts, prepare=prepare)
+            return await self._inbox.deliver_here(customer_ids, drafts, dedupe_key, daily_cap=cap, then=then)
+        return await self._inbox.deliver(drafts, daily_cap=cap, then=then)
 
     def _expiry(self, campaign: CampaignOut) -> int | None:
         return campaign.expires_at

@@ -13,7 +13,10 @@ from server.protocol import ErrorCode, InboxReset, InboxResumed, TrackAction, en
 from server.settings import Settings
 from server.store import Database
 from server.store.db import Row, Tx
-from server.store.inbox import Draft, InboxStore, notification_of
+from server.store.inbox import DailyCap, Draft, InboxStore, notification_of
+
+# Writes what stored notifications refer to, given the customers whose notification was stored.
+Then = Callable[[Tx, list[str]], None]
 
 
 class InboxService:
@@ -28,22 +31,26 @@ class InboxService:
         self,
         drafts: Sequence[tuple[str, Draft]],
         *,
-        prepare: Callable[[Tx], None] | None = None,
+        daily_cap: DailyCap | None = None,
+        then: Then | None = None,
     ) -> int:
-        """Store, then publish. Returns how many notifications were new (duplicates by key are not).
+        """Store, then publish. Returns how many notifications were new (duplicates by key, and
+        marketing past `daily_cap`, are not stored).
 
-        `prepare` writes what the notifications refer to (their vouchers) in the same transaction.
+        `then(tx, customer_ids)` writes, in the same transaction, what the stored notifications
+        refer to (their vouchers): only for the customers whose notification was stored.
         """
         if not drafts:
             return 0
 
         def work(tx: Tx) -> tuple[int, list[Row]]:
-            if prepare is not None:
-                prepare(tx)
-            before = tx.total_changes
-            stamp = InboxStore.append_many(tx, drafts)
-            stored = tx.total_changes - before
-            return stored, InboxStore.rows_since(tx, sorted({cid for cid, _ in drafts}), stamp) if stored else []
+            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
+            if not appended.customer_ids:
+                return 0, []
+            if then is not None:
+                then(tx, appended.customer_ids)
+            customers = sorted(set(appended.customer_ids))
+            return len(appended.customer_ids), InboxStore.rows_since(tx, customers, appended.at)
 
         stored, rows = await self._db.write(work)
         await self.publish(rows)
@@ -55,7 +62,8 @@ class InboxService:
         drafts: Sequence[tuple[str, Draft]],
         dedupe_key: str,
         *,
-        prepare: Callable[[Tx], None] | None = None,
+        daily_cap: DailyCap | None = None,
+        then: Then | None = None,
     ) -> int:
         """A broadcast's share for the customers connected to this process: store, then hand
         this process's sockets what the broadcast holds for each of them (stored now, or a
@@ -68,12 +76,11 @@ class InboxService:
             return 0
 
         def work(tx: Tx) -> tuple[int, list[Row]]:
-            if prepare is not None:
-                prepare(tx)
-            before = tx.total_changes
-            InboxStore.append_many(tx, drafts)
+            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
+            if then is not None and appended.customer_ids:
+                then(tx, appended.customer_ids)
             # In the write transaction: another process's rows for the same key are committed.
-            return tx.total_changes - before, InboxStore.rows_with_key(tx, customer_ids, dedupe_key)
+            return len(appended.customer_ids), InboxStore.rows_with_key(tx, customer_ids, dedupe_key)
 
         stored, rows = await self._db.write(work)
         self._broker.publish_local(self._envelopes(rows))

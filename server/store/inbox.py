@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -47,6 +47,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _LAST_SEQS = "SELECT customer_id, MAX(seq) FROM notifications WHERE customer_id IN ({}) GROUP BY customer_id"
 _KEYS_HELD = "SELECT customer_id, dedupe_key FROM notifications WHERE customer_id IN ({}) AND dedupe_key IN ({})"
+_MARKETING_SINCE = (
+    "SELECT customer_id, COUNT(*) FROM notifications"
+    " WHERE customer_id IN ({}) AND marketing = 1 AND created_at > ? GROUP BY customer_id"
+)
+
+
+class DailyCap(NamedTuple):
+    """At most `limit` marketing notifications per customer stored after `since` (ms)."""
+
+    limit: int
+    since: int
+
+
+class Appended(NamedTuple):
+    at: int  # the time stamped on what was stored, for `rows_since`
+    customer_ids: list[str]  # whose drafts were stored, once per stored draft, in batch order
 _WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.dedupe_key = ? ORDER BY n.customer_id"
 
 
@@ -89,14 +105,15 @@ class InboxStore:
         self.db = db
 
     @staticmethod
-    def append_many(tx: Tx, drafts: Sequence[tuple[str, Draft]]) -> int:
+    def append_many(tx: Tx, drafts: Sequence[tuple[str, Draft]], *, daily_cap: DailyCap | None = None) -> Appended:
         """Store drafts for customers, in the caller's transaction; duplicates by key are skipped
         (against what is stored and within the batch). Several drafts for one customer get
-        consecutive seqs in batch order.
-
-        Returns the time stamped on them, for `rows_since`.
+        consecutive seqs in batch order. With `daily_cap`, a marketing draft for a customer who
+        reached it is skipped: decided here, in the write transaction, so campaigns racing to one
+        customer from several tasks or processes cannot together pass it.
         """
         now = now_ms()
+        stored: list[str] = []
         for start in range(0, len(drafts), 500):
             batch = drafts[start : start + 500]
             customers = sorted({cid for cid, _ in batch})
@@ -107,12 +124,21 @@ class InboxStore:
             if keys:
                 found = tx.execute(_KEYS_HELD.format(marks, ",".join("?" * len(keys))), (*customers, *keys))
                 held = {(r[0], r[1]) for r in found}
+            marketing: dict[str, int] = {}
+            if daily_cap is not None and any(d.marketing for _, d in batch):
+                found = tx.execute(_MARKETING_SINCE.format(marks), (*customers, daily_cap.since))
+                marketing = {r[0]: r[1] for r in found}
             rows: list[tuple[Any, ...]] = []
             for cid, d in batch:
-                if d.dedupe_key is not None:
-                    if (cid, d.dedupe_key) in held:
+                if d.dedupe_key is not None and (cid, d.dedupe_key) in held:
+                    continue
+                if daily_cap is not None and d.marketing:
+                    if marketing.get(cid, 0) >= daily_cap.limit:
                         continue
+                    marketing[cid] = marketing.get(cid, 0) + 1
+                if d.dedupe_key is not None:
                     held.add((cid, d.dedupe_key))
+                stored.append(cid)
                 seq = last[cid] = last.get(cid, 0) + 1
                 rows.append(
                     (
@@ -132,7 +158,7 @@ class InboxStore:
                     )
                 )
             tx.executemany(_INSERT, rows)
-        return now
+        return Appended(now, stored)
 
     @staticmethod
     def rows_since(tx: Tx, customer_ids: Sequence[str], since: int) -> list[Row]:

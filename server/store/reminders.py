@@ -103,7 +103,7 @@ class ReminderStore:
             if not drafts:
                 return []
             before = tx.total_changes
-            stamp = InboxStore.append_many(tx, drafts)
+            stamp = InboxStore.append_many(tx, drafts).at
             if tx.total_changes == before:  # every one of them was already stored
                 return []
             return InboxStore.rows_since(tx, sorted({cid for cid, _ in drafts}), stamp)

@@ -150,6 +150,34 @@ async def test_the_daily_frequency_cap(tmp_path: Path) -> None:
         await live.stop()
 
 
+async def test_the_cap_holds_when_campaigns_start_at_once(tmp_path: Path) -> None:
+    # Several campaigns started together race to each customer; the cap is decided in the
+    # store's write transaction, so only the first one in wins, and no voucher is left behind.
+    live = await LiveServer(test_settings(tmp_path, frequency_cap_per_day=1)).start()
+    try:
+        _key, token = await live.node.api_keys.create("shop", ["*"])
+        shop = Shop(live, token)
+        tabs = []
+        for i in range(6):
+            await shop.customer(f"u{i}", name=f"Customer {i}")
+            tabs.append(await shop.browser(f"u{i}"))
+        drafts = [await shop.campaign(send=False, title=f"offer {n}", voucher={"kind": "percent", "amount": 10})
+                  for n in range(8)]
+        await asyncio.gather(*(shop.call("POST", f"/api/v1/campaigns/{d['id']}/send", 200, json={}) for d in drafts))
+        for tab in tabs:
+            await tab.wait_type("notification")
+            await tab.quiet(0.5)
+            assert len(notifications(tab, "offer")) == 1
+        counts = await live.node.db.fetchall(
+            "SELECT customer_id, COUNT(*) AS n FROM notifications WHERE marketing = 1 GROUP BY customer_id")
+        assert sorted(r["n"] for r in counts) == [1] * 6
+        vouchers = await live.node.db.fetchone("SELECT COUNT(*) AS n FROM vouchers")
+        assert vouchers is not None and vouchers["n"] == 6
+        await shop.close()
+    finally:
+        await live.stop()
+
+
 async def test_vouchers_are_unique_and_redeem_once(shop: Shop) -> None:
     await shop.customer("u1", name="Ann")
     await shop.customer("u2", name="Bob")

@@ -71,3 +71,21 @@ async def test_a_batch_larger_than_one_chunk(db: Database) -> None:
     row = await db.fetchone("SELECT COUNT(*) AS n, MAX(seq) AS top FROM notifications WHERE dedupe_key = 'big'")
     assert row is not None and row["n"] == 1200 and row["top"] == 1
     assert await stored(db, "cu_1199") == [(1, "big", "t"), (2, "more", "t")]
+
+
+async def test_the_daily_cap_counts_what_is_stored_and_what_the_batch_adds(db: Database) -> None:
+    from server.store.inbox import DailyCap
+
+    order = Draft(kind="order", marketing=False, title="paid", body="b", dedupe_key="order:1")
+    cap = DailyCap(limit=2, since=0)
+    first = await db.write(lambda tx: InboxStore.append_many(tx, [("cu_1", draft("a"))], daily_cap=cap))
+    assert first.customer_ids == ["cu_1"]
+    batch = [("cu_1", draft("b")), ("cu_1", draft("c")), ("cu_1", order), ("cu_2", draft("a"))]
+    second = await db.write(lambda tx: InboxStore.append_many(tx, batch, daily_cap=cap))
+    # cu_1 had one: "b" makes two, "c" is past the cap; the order update is not marketing.
+    assert second.customer_ids == ["cu_1", "cu_1", "cu_2"]
+    assert [k for _, k, _ in await stored(db, "cu_1")] == ["a", "b", "order:1"]
+    # Marketing stored before `since` does not count.
+    later = DailyCap(limit=2, since=second.at + 1)
+    third = await db.write(lambda tx: InboxStore.append_many(tx, [("cu_1", draft("c"))], daily_cap=later))
+    assert third.customer_ids == ["cu_1"]
