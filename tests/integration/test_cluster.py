@@ -134,3 +134,35 @@ async def test_redis_killed_during_a_broadcast_loses_and_doubles_nothing(cluster
         assert sorted(n["title"] for n in got) == titles, external_id
         seqs = [n["seq"] for n in got]
         assert len(seqs) == len(set(seqs)) == len(titles), f"{external_id} got duplicates: {seqs}"
+
+
+async def test_the_daily_cap_holds_across_processes(settings: Settings, redis_server: RedisServer) -> None:
+    # Campaigns sent at once through both processes race to the same customers, whose tabs are
+    # on both: the cap is decided in the store's write transaction, so each gets one.
+    capped = msgspec.structs.replace(settings, frequency_cap_per_day=1, redis_url=redis_server.url)
+    a, b = ProcessServer(capped).start(), ProcessServer(capped).start()
+    try:
+        async with httpx.AsyncClient(base_url=a.base) as http:
+            http.cookies.set("rapport_session", await a.login())
+            made = await http.post("/api/v1/api-keys", json={"name": "shop", "scopes": ["*"]})
+        token = made.json()["token"]
+        via_a, via_b = Shop(a, token), Shop(b, token)
+        tabs = []
+        for i in range(4):
+            await via_a.customer(f"c{i}", name=f"Customer {i}")
+            tabs += [await browser(a, f"c{i}"), await browser(b, f"c{i}")]
+        drafts = [await (via_a if n % 2 else via_b).campaign(send=False, title=f"offer {n}") for n in range(6)]
+        await asyncio.gather(*(
+            (via_a if n % 2 else via_b).call("POST", f"/api/v1/campaigns/{d['id']}/send", 200, json={})
+            for n, d in enumerate(drafts)))
+        for tab in tabs:
+            await tab.wait_type("notification", timeout=10)
+            await tab.quiet(0.5)
+            assert len(notifications(tab, "offer")) == 1
+        for i in range(0, len(tabs), 2):  # both tabs of a customer show the same one
+            assert notifications(tabs[i])[0]["seq"] == notifications(tabs[i + 1])[0]["seq"]
+        await via_a.close()
+        await via_b.close()
+    finally:
+        a.stop()
+        b.stop()

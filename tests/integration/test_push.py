@@ -1,5 +1,5 @@
-"""The push engine end to end on one process: orders, campaigns, segments, consent, caps, vouchers,
-triggers, tracking, through the real API and real sockets."""
+"""The push engine end to end, on one process and on two sharing Redis: orders, campaigns, segments,
+consent, caps, vouchers, triggers, tracking, through the real API and real sockets."""
 
 from __future__ import annotations
 
@@ -12,16 +12,37 @@ from pathlib import Path
 import pytest
 
 from server.settings import Settings
-from tests.support.live import LiveServer, test_settings
+from tests.support.live import LiveServer, ProcessServer, test_settings
+from tests.support.redis_server import RedisServer
 from tests.support.shop import Shop, notifications
 
 
+@pytest.fixture(params=["one process", "two processes"])
+def topology(request: pytest.FixtureRequest) -> str:
+    """Each test runs on one process, then on two sharing Redis and the store: the API on the
+    first, customers' browsers on each in turn (a customer's later tab may be on the other)."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def shop(server: LiveServer) -> AsyncIterator[Shop]:
+def settings(tmp_path: Path, topology: str, request: pytest.FixtureRequest) -> Settings:
+    if topology == "one process":
+        return test_settings(tmp_path)
+    redis: RedisServer = request.getfixturevalue("redis_server")
+    return test_settings(tmp_path, redis_url=redis.url)
+
+
+@pytest.fixture
+async def shop(server: LiveServer, settings: Settings, topology: str) -> AsyncIterator[Shop]:
     _key, token = await server.node.api_keys.create("shop", ["*"])
-    client = Shop(server, token)
-    yield client
-    await client.close()
+    other = await asyncio.to_thread(ProcessServer(settings).start) if topology == "two processes" else None
+    client = Shop(server, token, browsers=[server, other] if other else [server])
+    try:
+        yield client
+    finally:
+        await client.close()
+        if other is not None:
+            await asyncio.to_thread(other.stop)
 
 
 async def test_order_updates_reach_the_customer_live_and_later(shop: Shop) -> None:

@@ -21,9 +21,12 @@ def customer_token(user_id: str, *, ttl: float = 3600, secret: str = SHOP_SECRET
 class Shop:
     """An API client holding a key with every scope."""
 
-    def __init__(self, server: Server, token: str) -> None:
+    def __init__(self, server: Server, token: str, *, browsers: list[Server] | None = None) -> None:
         self.server = server
         self.http = httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        # The servers customers' browsers connect to, in turn (the API is always on `server`).
+        self.browsers = browsers or [server]
+        self._opened = 0
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -51,7 +54,9 @@ class Shop:
         return created
 
     async def browser(self, external_id: str, **hello: Any) -> WsClient:
-        return await browser(self.server, external_id, **hello)
+        server = self.browsers[self._opened % len(self.browsers)]
+        self._opened += 1
+        return await browser(server, external_id, **hello)
 
 
 async def browser(server: Server, external_id: str, **hello: Any) -> WsClient:
