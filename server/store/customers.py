@@ -40,6 +40,14 @@ class CustomerStore:
         If the shop user is new here and the visitor is anonymous, the visitor row itself becomes
         the customer (same id, nothing moves); otherwise the visitor's conversations move over.
         """
+        if visitor_id is None:
+            # The common case, a known customer coming back: a read, not a write transaction.
+            row = await self.db.fetchone(
+                "SELECT id, external_id, name, email FROM customers WHERE external_id = ?", (external_id,)
+            )
+            known = _record(row) if row else None
+            if known is not None and name in (None, known.name) and email in (None, known.email):
+                return known
 
         def work(tx: Tx) -> CustomerRecord:
             existing = _one(
