@@ -92,9 +92,10 @@ class Bench:
         self.spawn([redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                    stdout=subprocess.DEVNULL)
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
             "DATABASE_URL": str(self.tmp / "bench.db"),
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            # --broker memory: one process, no Redis in the path (the embedded default).
+            **({"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"} if self.args.broker == "redis" else {}),
             "RAPPORT_SHOP_SECRET": SECRET,
             "RAPPORT_SECRET_KEY": "bench-secret-key",
             "RAPPORT_ADMIN_PASSWORD": PASSWORD,
@@ -206,6 +207,7 @@ class Bench:
                 doubled += len(seqs) - len(set(seqs))
                 deliveries += [(t - sent_ns) / 1e6 for _, t in got[:1]]
         chat = await self.chat()
+        throughput = await self.chat_throughput()
         broadcast_seconds = max(deliveries) / 1000 if deliveries else float("nan")
         server_cpu = sum(cpu_after[p] - cpu_before[p] for p in cpu_after)
         return {
@@ -227,6 +229,74 @@ class Bench:
                 "server_cpu_us_per_delivery": round(server_cpu * 1e6 / max(1, len(deliveries)), 1),
             },
             "chat": chat,
+            "chat_throughput": throughput,
+        }
+
+    async def chat_throughput(self) -> dict[str, Any]:
+        """Closed loop, as fast as the server acks: 20 shoppers, each with 10 messages in flight,
+        for 5 s; every message stored (acked after its commit) and delivered to the agent."""
+        shoppers, window, seconds = 20, 10, 5.0
+        port = self.servers[-1][0]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            login = await http.post("/api/v1/session", json={"email": "admin@example.com", "password": PASSWORD})
+            cookie = login.cookies["rapport_session"]
+        agent = await connect(f"ws://127.0.0.1:{port}/ws/agent", additional_headers={
+            "Cookie": f"rapport_session={cookie}"}, compression=None, max_queue=None)
+        await agent.send(json.dumps({"type": "hello"}))
+        delivered = 0
+        marker = "tp-"
+
+        async def agent_reader() -> None:
+            nonlocal delivered
+            async for raw in agent:
+                if marker in raw:
+                    frame = json.loads(raw)
+                    if frame["type"] == "event" and frame.get("client_id", "").startswith(marker):
+                        delivered += 1
+
+        reader = asyncio.create_task(agent_reader())
+        acked = 0
+        cpu_before = {p: cpu_seconds(proc.pid) for p, proc in self.servers}
+        stop_at = time.monotonic() + seconds
+
+        async def shopper(n: int) -> None:
+            nonlocal acked
+            ws = await connect(f"ws://127.0.0.1:{port}/ws/widget", compression=None, max_queue=None)
+            await ws.send(json.dumps({"type": "hello"}))
+            first = {"type": "message.send", "client_id": f"{marker}{n}-0", "text": "start"}
+            await ws.send(json.dumps(first))
+            conversation = None
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame["type"] == "ack":
+                    conversation = frame["conversation_id"]
+                    acked += 1
+                    break
+            sent = 1
+            in_flight = 0
+            while time.monotonic() < stop_at:
+                while in_flight < window:
+                    await ws.send(json.dumps({"type": "message.send", "client_id": f"{marker}{n}-{sent}",
+                                              "conversation_id": conversation, "text": f"message {sent}"}))
+                    sent += 1
+                    in_flight += 1
+                raw = await ws.recv()
+                if '"ack"' in raw:
+                    acked += 1
+                    in_flight -= 1
+            await ws.close()
+
+        started = time.monotonic()
+        await asyncio.gather(*(shopper(n) for n in range(shoppers)))
+        took = time.monotonic() - started
+        cpu = sum(cpu_seconds(proc.pid) - cpu_before[p] for p, proc in self.servers)
+        await asyncio.sleep(1.0)
+        reader.cancel()
+        await agent.close()
+        return {
+            "acked_per_second": round(acked / took),
+            "delivered_to_agent_per_second": round(delivered / took),
+            "server_cpu_us_per_message": round(cpu * 1e6 / max(1, acked), 1),
         }
 
     async def chat(self) -> dict[str, Any]:
@@ -316,9 +386,12 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--broker", choices=("redis", "memory"), default="redis")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--profile", help="write a py-spy profile (raw folded stacks) of server 1 to this file")
     args = parser.parse_args()
+    if args.broker == "memory" and args.servers != 1:
+        parser.error("the memory broker fans out within one process: --servers 1")
     bench = Bench(args)
     try:
         bench.start()
@@ -338,6 +411,10 @@ def main() -> None:
           f"{b['server_cpu_us_per_delivery']} us server CPU each")
     print(f"chat: {c['messages']} messages, deliver p50 {c['deliver_p50_ms']} ms p99 {c['deliver_p99_ms']} ms, "
           f"ack p50 {c['ack_p50_ms']} ms p99 {c['ack_p99_ms']} ms, lost {c['lost']}, unacked {c['unacked']}")
+    t = result["chat_throughput"]
+    print(f"chat throughput: {t['acked_per_second']} messages/s stored and acked, "
+          f"{t['delivered_to_agent_per_second']}/s delivered to the agent, "
+          f"{t['server_cpu_us_per_message']} us server CPU each")
     if statistics.fmean([b["lost"], b["doubled"], c["lost"]]) > 0:
         sys.exit(1)
 

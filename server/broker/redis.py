@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 import time
 
 import redis.asyncio as aioredis
@@ -21,6 +22,7 @@ log = logging.getLogger("rapport.broker")
 _SOCKET_TIMEOUT = 1.0
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.05, 2.0
 _PUBLISH_RETRIES = 2
+_TAG_LEN = 13  # 12 hex characters of the publishing process's tag, and "|"
 
 
 class RedisBroker(Broker):
@@ -55,6 +57,11 @@ class RedisBroker(Broker):
         self._wanted = asyncio.Event()  # set while there is at least one channel to listen to
         self._connected = False
         self._last_publish_warning = 0.0
+        # What this process publishes carries its tag, so Redis's echo of it can be dropped.
+        self._origin = secrets.token_hex(6).encode() + b"|"
+        self._outbox: list[tuple[str, bytes]] = []
+        self._outbox_sent: asyncio.Future[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
         # Subscription changes waiting for the next batch (see _batch).
         self._pending_sub: set[str] = set()
         self._pending_unsub: set[str] = set()
@@ -65,6 +72,10 @@ class RedisBroker(Broker):
         self._reader = asyncio.create_task(self._read_loop(), name="redis-broker-reader")
 
     async def close(self) -> None:
+        if self._publisher is not None:  # let what is queued go out
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, RedisError, OSError):
+                await asyncio.wait_for(asyncio.shield(self._publisher), _SOCKET_TIMEOUT)
+            self._publisher.cancel()
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -83,22 +94,43 @@ class RedisBroker(Broker):
     # -------------------------------------------------------------- publishing
 
     async def publish(self, channel: str, data: bytes) -> None:
-        try:
-            await self._client.publish(channel, data)
-        except (RedisError, OSError) as exc:
-            self._warn_publish(exc)
+        await self.publish_many([(channel, data)])
 
     async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
-        """One round trip for many hints (a campaign for thousands of customers)."""
+        """This process's subscribers get the messages at once, without the network; the other
+        processes through Redis, the publishes of one loop tick in one pipeline (one round trip
+        for a hundred concurrent chat sends, or for a campaign's thousands of hints). Returns
+        once they are sent. Redis echoes them back to this process too: the echo carries this
+        process's tag and is dropped on arrival.
+        """
         if not messages:
             return
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for channel, data in messages:
-                    pipe.publish(channel, data)
-                await pipe.execute()
-        except (RedisError, OSError) as exc:
-            self._warn_publish(exc)
+        for channel, data in messages:
+            if channel in self._channels:
+                self._dispatch(channel, data)
+        self._outbox.extend((channel, self._origin + data) for channel, data in messages)
+        if self._outbox_sent is None:
+            self._outbox_sent = asyncio.get_running_loop().create_future()
+        sent = self._outbox_sent
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._flush_outbox(), name="redis-broker-publisher")
+        await asyncio.shield(sent)
+
+    async def _flush_outbox(self) -> None:
+        while self._outbox:
+            await asyncio.sleep(0)  # let the rest of this tick join the pipeline
+            batch, self._outbox = self._outbox, []
+            sent, self._outbox_sent = self._outbox_sent, None
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                self._warn_publish(exc)
+            finally:
+                if sent is not None and not sent.done():
+                    sent.set_result(None)
 
     def _warn_publish(self, exc: BaseException) -> None:
         # Once a second at most: during an outage every send would otherwise log.
@@ -216,10 +248,13 @@ class RedisBroker(Broker):
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None or message.get("type") != "message":
                 continue
+            data: bytes = message["data"]
+            if data.startswith(self._origin):
+                continue  # our own, delivered here when it was published
             raw = message["channel"]
             channel = raw.decode() if isinstance(raw, bytes) else str(raw)
             if channel in self._channels:  # not one whose UNSUBSCRIBE is still on its way
-                self._dispatch(channel, message["data"])
+                self._dispatch(channel, data[_TAG_LEN:])
 
     async def _drop_pubsub(self) -> None:
         self._connected = False
