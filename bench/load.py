@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import struct
 import sys
 import time
@@ -22,13 +23,15 @@ import jwt
 
 
 class Conn(asyncio.Protocol):
-    def __init__(self, client: Client, user: str) -> None:
+    def __init__(self, client: Client, user: str, cursor: int = 0) -> None:
         self.client = client
         self.user = user
+        self.cursor = cursor  # the last inbox seq seen, sent in the hello of a reconnect
         self.buffer = b""
         self.upgraded = False
         self.transport: asyncio.Transport | None = None
         self.resumed = asyncio.get_running_loop().create_future()
+        self.in_sync = False  # the server said inbox.resumed / inbox.reset on this connection
         self.notifications: list[tuple[int, int]] = []  # (seq, monotonic ns)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -78,7 +81,10 @@ class Conn(asyncio.Protocol):
             self.buffer = self.buffer[end + 4 :]
             token = jwt.encode({"sub": self.user, "exp": int(time.time()) + 3600}, self.client.secret,
                                algorithm="HS256")
-            self.send_text(json.dumps({"type": "hello", "identity": {"user_id": self.user, "token": token}}))
+            hello: dict[str, object] = {"type": "hello", "identity": {"user_id": self.user, "token": token}}
+            if self.cursor:
+                hello["inbox"] = self.cursor
+            self.send_text(json.dumps(hello))
         self._frames()
 
     def _frames(self) -> None:
@@ -115,17 +121,24 @@ class Conn(asyncio.Protocol):
         # Only the frames the bench counts are parsed; the rest are skipped cheaply.
         if payload.startswith(b'{"type":"notification"'):
             frame = json.loads(payload)
+            if frame["seq"] <= self.cursor:
+                self.client.duplicates += 1  # a resume must send only what came after the cursor
+            self.cursor = max(self.cursor, frame["seq"])
             self.notifications.append((frame["seq"], time.monotonic_ns()))
             self.client.received += 1
             if self.client.received >= self.client.expected:
                 self.client.all_received.set()
         elif payload.startswith(b'{"type":"inbox.') and not self.resumed.done():
+            self.in_sync = True
             self.resumed.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client.closed += 1
         if not self.resumed.done():
             self.resumed.set_result(None)
+        if self.client.storm is not None and self.in_sync:
+            self.in_sync = False
+            self.client.storm.append(asyncio.ensure_future(self.client.reconnect(self.user, self.cursor)))
 
 
 class Client:
@@ -138,6 +151,21 @@ class Client:
         self.received = 0
         self.expected = 1 << 62
         self.all_received = asyncio.Event()
+        self.duplicates = 0
+        self.storm: list[asyncio.Future[Conn]] | None = None  # reconnects, once a storm began
+
+    async def reconnect(self, user: str, cursor: int) -> Conn:
+        """Like a widget after its server went away: retry with jitter until resumed."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(random.uniform(0.05, 0.5))
+            try:
+                _, conn = await loop.create_connection(lambda: Conn(self, user, cursor), *self.addr)
+            except OSError:
+                continue
+            await conn.resumed
+            if conn.in_sync:
+                return conn
 
 
 async def main() -> None:
@@ -182,6 +210,19 @@ async def main() -> None:
     with open(args.out, "w") as f:
         json.dump(results, f)
     print(f"DONE {args.out}", flush=True)
+    # The connections stay open (idle) while the chat is measured; then, on STORM, every one
+    # reconnects and resumes when the server restarts under it.
+    if (await asyncio.to_thread(sys.stdin.readline)).strip() == "STORM":
+        for client in clients:
+            client.storm = []
+        print("STORMING", flush=True)
+        while sum(len(c.storm or ()) for c in clients) < len(conns):
+            await asyncio.sleep(0.05)
+        began = time.monotonic()
+        back = await asyncio.gather(*(f for c in clients for f in (c.storm or ())))
+        print(f"RESUMED {len(back)} {time.monotonic() - began:.3f} {sum(c.duplicates for c in clients)}", flush=True)
+        conns = list(back)
+        await asyncio.to_thread(sys.stdin.readline)
     for conn in conns:
         if conn.transport is not None:
             conn.transport.close()

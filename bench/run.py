@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -208,6 +210,7 @@ class Bench:
                 deliveries += [(t - sent_ns) / 1e6 for _, t in got[:1]]
         chat = await self.chat()
         throughput = await self.chat_throughput()
+        storm = await self.reconnect_storm([proc for proc, _ in loaders])
         broadcast_seconds = max(deliveries) / 1000 if deliveries else float("nan")
         server_cpu = sum(cpu_after[p] - cpu_before[p] for p in cpu_after)
         return {
@@ -230,6 +233,57 @@ class Bench:
             },
             "chat": chat,
             "chat_throughput": throughput,
+            "reconnect_storm": storm,
+        }
+
+    async def reconnect_storm(self, loaders: list[subprocess.Popen[bytes]]) -> dict[str, Any]:
+        """A deploy: every server gets SIGTERM (closing its sockets with 1012) and starts again on
+        the same port; every customer reconnects with jitter and resumes from its inbox cursor."""
+        for proc in loaders:
+            assert proc.stdin is not None
+            proc.stdin.write(b"STORM\n")
+            proc.stdin.flush()
+        for proc in loaders:
+            assert proc.stdout is not None
+            await asyncio.to_thread(proc.stdout.readline)  # STORMING
+        began = time.monotonic()
+        restarted = []
+        for port, proc in self.servers:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(proc.wait, 30)
+            restarted.append((port, self.spawn(
+                [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=ROOT, env=self.env)))
+        self.servers = restarted
+        ready_at = None
+        async with httpx.AsyncClient() as http:
+            while ready_at is None and time.monotonic() - began < 60:
+                with contextlib.suppress(httpx.HTTPError):
+                    codes = [(await http.get(f"http://127.0.0.1:{p}/readyz", timeout=1)).status_code
+                             for p, _ in restarted]
+                    if codes == [200] * len(restarted):
+                        ready_at = time.monotonic()
+                await asyncio.sleep(0.02)
+        resumed, duplicates = 0, 0
+        for proc in loaders:
+            assert proc.stdout is not None
+            line = (await asyncio.to_thread(proc.stdout.readline)).decode().split()
+            if line[:1] != ["RESUMED"]:
+                raise SystemExit(f"load client failed in the storm: {line!r}")
+            resumed += int(line[1])
+            duplicates += int(line[3])
+        done_at = time.monotonic()
+        for proc in loaders:
+            assert proc.stdin is not None
+            proc.stdin.write(b"EXIT\n")
+            proc.stdin.flush()
+        back_in = done_at - (ready_at or began)
+        return {
+            "resumed": resumed,
+            "seconds_from_sigterm": round(done_at - began, 2),
+            "seconds_after_ready": round(back_in, 2),
+            "resumes_per_second": round(resumed / back_in) if back_in > 0 else None,
+            "duplicates": duplicates,
         }
 
     async def chat_throughput(self) -> dict[str, Any]:
@@ -415,7 +469,13 @@ def main() -> None:
     print(f"chat throughput: {t['acked_per_second']} messages/s stored and acked, "
           f"{t['delivered_to_agent_per_second']}/s delivered to the agent, "
           f"{t['server_cpu_us_per_message']} us server CPU each")
-    if statistics.fmean([b["lost"], b["doubled"], c["lost"]]) > 0:
+    st = result["reconnect_storm"]
+    print(f"reconnect storm: {st['resumed']} of {result['connections']} resumed, {st['seconds_from_sigterm']} s from "
+          f"SIGTERM ({st['seconds_after_ready']} s after the restarted server was ready, "
+          f"{st['resumes_per_second']}/s), duplicates {st['duplicates']}")
+    if statistics.fmean([b["lost"], b["doubled"], c["lost"], st["duplicates"]]) > 0 or (
+        st["resumed"] != result["connections"]
+    ):
         sys.exit(1)
 
 

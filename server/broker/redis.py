@@ -77,8 +77,9 @@ class RedisBroker(Broker):
                 await asyncio.wait_for(asyncio.shield(self._publisher), _SOCKET_TIMEOUT)
             self._publisher.cancel()
         if self._flusher is not None:
+            # Unsubscribing is pointless now: closing the connection drops every subscription.
             self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError, RuntimeError):
                 await self._flusher
         if self._batch_sent is not None and not self._batch_sent.done():
             self._batch_sent.set_result(None)
@@ -126,7 +127,7 @@ class RedisBroker(Broker):
                     for channel, data in batch:
                         pipe.publish(channel, data)
                     await pipe.execute()
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:
                 self._warn_publish(exc)
             finally:
                 if sent is not None and not sent.done():
@@ -193,8 +194,9 @@ class RedisBroker(Broker):
                         await pubsub.subscribe(*chunk)
                     for chunk in _chunks(sorted(unsubs)):
                         await pubsub.unsubscribe(*chunk)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:
                 # The reader notices the broken connection and resubscribes everything.
+                # (RuntimeError: uvloop's answer to a write on a connection closed under us.)
                 log.warning("(un)subscribe failed (%s); resubscribed on reconnect", exc)
             finally:
                 if not sent.done():
@@ -217,7 +219,9 @@ class RedisBroker(Broker):
                 await self._pump()
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, RuntimeError) as exc:
+                # RuntimeError: uvloop's answer to using a connection closed under us. Whatever
+                # broke, this loop must not die: without it this process would hear nothing.
                 if not outage:
                     log.warning("lost Redis (%s); serving local sockets, reconnecting", exc)
                 outage = True
