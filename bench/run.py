@@ -1,12 +1,14 @@
-"""One command for the first benchmark: N customers held, one broadcast through the real path, a chat load.
+"""One command for the benchmark: N customers held, a broadcast, chat latency and throughput, a restart.
 
     python -m bench.run --customers 1000 --servers 1
     python -m bench.run --customers 10000 --servers 2 --clients 2
 
 Starts a private redis-server, S server processes on one SQLite file, C load-client processes;
 imports the customers through the API, holds one identified connection per customer, sends one
-campaign to all (marketer API -> store -> Redis -> hub -> sockets) and runs open-loop chats.
-Prints a table and writes bench/results/<UTC time>.json. Loopback only; everything bounded.
+campaign to all (marketer API -> store -> Redis -> hub -> sockets), runs open-loop chats and a
+closed-loop chat throughput test while the connections stay open, then restarts every server
+under them (a reconnect storm). Prints a summary and writes bench/results/<UTC time>.json.
+Loopback only; everything bounded. See bench/README.md.
 """
 
 from __future__ import annotations
