@@ -73,7 +73,7 @@ class RedisBroker(Broker):
 
     async def close(self) -> None:
         if self._publisher is not None:  # let what is queued go out
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError, RedisError, OSError):
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, RedisError, OSError, RuntimeError):
                 await asyncio.wait_for(asyncio.shield(self._publisher), _SOCKET_TIMEOUT)
             self._publisher.cancel()
         if self._flusher is not None:
@@ -89,8 +89,10 @@ class RedisBroker(Broker):
                 await self._reader
             self._reader = None
         await self._drop_pubsub()
-        await self._client.aclose()
-        await self._sub_client.aclose()
+        # Shutting down: a connection Redis or the loop already closed is no reason to fail.
+        for client in (self._client, self._sub_client):
+            with contextlib.suppress(RedisError, OSError, RuntimeError):
+                await client.aclose()
 
     # -------------------------------------------------------------- publishing
 
