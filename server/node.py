@@ -6,6 +6,7 @@ import logging
 import secrets
 import sqlite3
 
+from server import streams
 from server.auth.identity import VisitorTokens
 from server.auth.passwords import Passwords
 from server.auth.sessions import AgentSessions
@@ -93,6 +94,7 @@ class Node:
         self.scheduler.add("campaigns", self.campaigns.start_due)
         self.scheduler.add("reminders", self.reminders.fire_due)
         await self.broker.connect()
+        await self.hub.listen(streams.AGENTS, self.presence.heard)
         await self.campaigns.start()
         self.hub.start()
         self.presence.start()

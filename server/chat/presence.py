@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+import msgspec
+
 from server import streams
 from server.broker import Broker
 from server.protocol import AgentInfo, Presence, encode
@@ -35,6 +37,20 @@ class PresenceService:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._heartbeat_loop(), name="presence-heartbeat")
+
+    def heard(self, frame: str) -> None:
+        """An announcement on the agents' channel, from any process: what everyone was told.
+
+        Remembered, so this process's next heartbeat does not announce the same change again
+        (each announcement reaches every customer on every process).
+        """
+        try:
+            announced = msgspec.json.decode(frame, type=Presence)
+        except msgspec.DecodeError:
+            log.error("malformed presence frame %r", frame[:200])
+            return
+        if announced.agents is not None:
+            self._last = announced.agents
 
     async def stop(self) -> None:
         if self._task is not None:

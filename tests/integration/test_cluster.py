@@ -179,3 +179,16 @@ async def test_sigterm_with_many_sockets_and_redis_exits_cleanly(cluster: Cluste
     log = cluster.a.log_path.read_text()
     assert "Traceback" not in log and "shutdown failed" not in log, log[-3000:]
     assert len(clients) == 300
+
+
+async def test_an_agent_coming_online_is_announced_to_customers_once(cluster: Cluster) -> None:
+    # Each announcement reaches every customer on every process: the other process must not
+    # announce the same change again at its next heartbeat (every second in tests).
+    shopper = await cluster.a.customer()
+    assert shopper.welcome["agents_online"] is False
+    agent = await cluster.b.agent()
+    await shopper.wait_type("presence", timeout=5, agents_online=True)
+    await shopper.quiet(2.5)  # two heartbeats of each process
+    online = [f for f in shopper.frames if f["type"] == "presence" and f["agents_online"]]
+    assert len(online) == 1, online
+    await agent.close()
