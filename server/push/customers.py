@@ -110,6 +110,14 @@ async def import_lines(
     return ImportResult(created=created, updated=updated, errors=errors)
 
 
+def zone_of(name: str) -> zoneinfo.ZoneInfo:
+    """A customer's IANA time zone; ValueError for a name that is none."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, unreadable
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
 def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
     """The store columns to write for these fields (validated beyond what types can say)."""
     out: dict[str, Any] = {}
@@ -118,11 +126,10 @@ def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
         if value is UNSET or field == "id":
             continue
         if field == "timezone":
-            # OSError too: a name that resolves to a directory or an unreadable file
             try:
-                zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-                raise InvalidCustomer(f"unknown time zone {value!r}") from None
+                zone_of(value)
+            except ValueError as exc:
+                raise InvalidCustomer(str(exc)) from None
         if field == "birthday" and value is not None:
             value = value.isoformat()
         elif field == "last_order_at" and value is not None:

@@ -20,13 +20,12 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 import msgspec
-from jinja2 import TemplateError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from server.errors import Problem
 from server.ids import now_ms
 from server.protocol import ErrorCode
 from server.push import templates
+from server.push.customers import zone_of
 from server.push.inbox import InboxService
 from server.store.customers import CustomerAttributesStore
 from server.store.db import Row
@@ -66,7 +65,6 @@ _MONTHS = (
     "November",
     "December",
 )
-_parser = ImmutableSandboxedEnvironment(autoescape=True)  # parses only, to list a template's variables
 
 
 def check_date(month: int, day: int, year: int | None, repeat: Repeat) -> None:
@@ -135,13 +133,6 @@ def reminder_out(row: Row) -> ReminderOut:
     )
 
 
-def zone_of(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"unknown time zone {name!r}") from None
-
-
 def _local(year: int, month: int, day: int, at: dt.time, zone: zoneinfo.ZoneInfo) -> int:
     if month == 2 and day == 29 and not _leap(year):
         day = 28
@@ -200,13 +191,6 @@ def _moved(row: Row, zone: zoneinfo.ZoneInfo, occurrence: int) -> int | None:
     return intended
 
 
-def _variables(source: str) -> set[str]:
-    try:
-        return set(meta.find_undeclared_variables(_parser.parse(source)))
-    except TemplateError:
-        return set()  # templates.check reports the syntax error
-
-
 class ReminderService:
     def __init__(self, store: ReminderStore, customers: CustomerAttributesStore, inbox: InboxService) -> None:
         self._store = store
@@ -216,13 +200,13 @@ class ReminderService:
     async def create(self, external_id: str, body: ReminderIn) -> ReminderOut:
         customer = await self._customer(external_id)
         for field, source in (("title", body.title), ("body", body.body)):
-            unknown = _variables(source) - VARIABLES
-            if unknown:
-                raise Problem(
-                    ErrorCode.INVALID_REQUEST,
-                    f"{field}: unknown variable(s) {', '.join(sorted(unknown))}; reminders may use `customer` only",
-                )
-            templates.check(source, field=field, with_voucher=False)
+            templates.check(
+                source,
+                field=field,
+                with_voucher=False,
+                allowed=VARIABLES,
+                allowed_note="reminders may use `customer` only",
+            )
         try:
             zone = zone_of(customer["timezone"])
         except ValueError as exc:

@@ -52,24 +52,32 @@ def _sample() -> dict[str, Any]:
     }
 
 
-def check(source: str, *, field: str, with_voucher: bool) -> None:
+def check(
+    source: str,
+    *,
+    field: str,
+    with_voucher: bool,
+    allowed: frozenset[str] = ALLOWED,
+    allowed_note: str = "use customer, voucher, campaign",
+) -> None:
     """Raise Problem(invalid_request) naming the field if the template cannot render.
 
     `with_voucher`: whether the campaign gives vouchers; without, `voucher` is empty.
+    `allowed`: the variables this kind of message offers (reminders: `customer` only), named in
+    `allowed_note` when a template uses another.
     """
     try:
         parsed = _env.parse(source)
     except TemplateError as exc:
         raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template syntax error: {exc}") from None
     names = meta.find_undeclared_variables(parsed)
-    unknown = names - ALLOWED
-    if "voucher" in names and not with_voucher:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: uses `voucher`, but this campaign gives no voucher")
+    unknown = names - allowed
     if unknown:
         raise Problem(
-            ErrorCode.INVALID_REQUEST,
-            f"{field}: unknown variable(s) {', '.join(sorted(unknown))}; use customer, voucher, campaign",
+            ErrorCode.INVALID_REQUEST, f"{field}: unknown variable(s) {', '.join(sorted(unknown))}; {allowed_note}"
         )
+    if "voucher" in names and not with_voucher:
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: uses `voucher`, but this campaign gives no voucher")
     sample = _sample()
     if not with_voucher:
         sample["voucher"] = None
