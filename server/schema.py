@@ -7,6 +7,7 @@ stale (the test suite runs the check, so the documents cannot drift from the mod
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3.0 document: two channels (widget, agent), one message per frame type."""
     everything = (*CLIENT_FRAMES, *SERVER_FRAMES)
     schemas, components = msgspec.json.schema_components(everything, ref_template="#/components/schemas/{name}")
+    _clean_descriptions(components)
     messages: dict[str, Any] = {}
     for cls, schema in zip(everything, schemas, strict=True):
         direction = "client" if cls in CLIENT_FRAMES else "server"
@@ -97,6 +99,20 @@ def asyncapi() -> dict[str, Any]:
         "x-close-codes": close_codes,
         "x-error-codes": [c.value for c in protocol.ErrorCode],
     }
+
+
+def _clean_descriptions(node: Any) -> None:
+    """Docstrings dedented here, not by msgspec: its releases differ (0.23 cleans them, earlier
+    ones keep the indentation), and the published document must not depend on which is installed."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                node[key] = inspect.cleandoc(value)
+            else:
+                _clean_descriptions(value)
+    elif isinstance(node, list):
+        for value in node:
+            _clean_descriptions(value)
 
 
 def settings_table() -> str:
