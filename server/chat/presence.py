@@ -42,8 +42,11 @@ class PresenceService:
         """An announcement on the agents' channel, from any process: what everyone was told.
 
         Remembered, so this process's next heartbeat does not announce the same change again
-        (each announcement reaches every customer on every process).
+        (each announcement reaches every customer on every process). The channel carries the
+        queue too: only presence frames are read (our encoder writes the tag first).
         """
+        if not frame.startswith('{"type":"presence"'):
+            return
         try:
             announced = msgspec.json.decode(frame, type=Presence)
         except msgspec.DecodeError:

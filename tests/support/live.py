@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import uvicorn
@@ -134,6 +134,9 @@ class LiveServer(Server):
 class ProcessServer(Server):
     """`python -m server serve` in a child process, on a fixed port so it can be restarted."""
 
+    # Every child started, so none outlives the test session when a test fails half-way.
+    started: ClassVar[list[subprocess.Popen[bytes]]] = []
+
     def __init__(self, settings: Settings, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.port = port or free_port()
@@ -162,6 +165,7 @@ class ProcessServer(Server):
             [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
+        ProcessServer.started.append(self.proc)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -173,6 +177,12 @@ class ProcessServer(Server):
                 pass
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def errors(self) -> list[str]:
+        """Lines the server logged at ERROR, and tracebacks: a healthy run has none."""
+        if not self.log_path.exists():
+            return []
+        return [line for line in self.log_path.read_text().splitlines() if " ERROR " in line or "Traceback" in line]
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -188,6 +198,8 @@ class ProcessServer(Server):
         return time.monotonic() - began
 
     def stop(self) -> None:
+        """SIGTERM, then check the log: anything logged at ERROR is a defect the test's own
+        assertions did not see (a frame misread, a background task that failed)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -195,3 +207,5 @@ class ProcessServer(Server):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        errors = self.errors()
+        assert not errors, "the server logged errors:\n" + "\n".join(errors[:20])
