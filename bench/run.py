@@ -177,10 +177,11 @@ class Bench:
 
             profiler = None
             if self.args.profile:
-                # py-spy samples the first server while the broadcast runs (pip install py-spy).
+                # py-spy samples the first server while the broadcast runs (pip install py-spy), only
+                # the thread holding the GIL: the CPU's share of each function, whichever thread.
                 profiler = self.spawn(["py-spy", "record", "--pid", str(self.servers[0][1].pid), "--duration", "4",
-                                       "--rate", "500", "--format", "raw", "--output", self.args.profile,
-                                       "--nonblocking"],
+                                       "--rate", "250", "--format", "raw", "--output", self.args.profile,
+                                       "--nonblocking", "--gil"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 await asyncio.sleep(1.0)
             created = (await http.post("/api/v1/campaigns", json={

@@ -82,4 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={Problem: problem, HTTPException: http_error, Exception: server_error},
     )
     app.state.node = node
+    # Served without the middleware and router by `rapport serve` (ws/transport.py); the routes
+    # above stay for any other server.
+    app.state.websocket_routes = {"/ws/widget": widget_endpoint, "/ws/agent": agent_endpoint}
     return app

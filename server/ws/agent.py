@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from starlette.websockets import WebSocket
 
 from server import streams
@@ -28,15 +30,15 @@ class AgentSession(ClientSession):
     role = "agent"
     sees_private = True
 
+    handlers: ClassVar[dict[type[Any], str]] = {
+        **ClientSession.handlers,
+        ConversationTake: "on_take",
+        ConversationTransfer: "on_transfer",
+        PresenceSet: "on_presence",
+    }
+
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         super().__init__(websocket, node)
-        self.handlers.update(
-            {
-                ConversationTake: self.on_take,
-                ConversationTransfer: self.on_transfer,
-                PresenceSet: self.on_presence,
-            }
-        )
         self.status = "online"
 
     def allowed_origins(self) -> tuple[str, ...]:

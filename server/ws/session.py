@@ -11,7 +11,7 @@ import abc
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -59,6 +59,18 @@ class ClientSession(abc.ABC):
     role: str
     sees_private = False
 
+    # Frame type -> the method that handles it; a class attribute, so that thousands of
+    # sessions do not each hold a dict of bound methods.
+    handlers: ClassVar[dict[type[Any], str]] = {
+        MessageSend: "on_message_send",
+        MessageEdit: "on_message_edit",
+        Typing: "on_typing",
+        Read: "on_read",
+        Resume: "on_resume",
+        ConversationClose: "on_close",
+        ConversationReopen: "on_reopen",
+    }
+
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         self.ws = websocket
         self.node = node
@@ -66,15 +78,6 @@ class ClientSession(abc.ABC):
         self.conn = Connection(websocket, queue_frames=self.settings.send_queue_frames, sees_private=self.sees_private)
         self.actor: Actor | None = None
         self.rate = RateLimit(self.settings.rate_per_second, self.settings.rate_burst)
-        self.handlers: dict[type[Any], Handler] = {
-            MessageSend: self.on_message_send,
-            MessageEdit: self.on_message_edit,
-            Typing: self.on_typing,
-            Read: self.on_read,
-            Resume: self.on_resume,
-            ConversationClose: self.on_close,
-            ConversationReopen: self.on_reopen,
-        }
 
     # -------------------------------------------------------------- role specifics
 
@@ -191,9 +194,10 @@ class ClientSession(abc.ABC):
     async def _handle(self, frame: ClientFrame) -> None:
         if isinstance(frame, Hello):
             raise Problem(ErrorCode.INVALID_FRAME, "hello was already received")
-        handler = self.handlers.get(type(frame))
-        if handler is None:
+        name = self.handlers.get(type(frame))
+        if name is None:
             raise Problem(ErrorCode.FORBIDDEN, f"a {self.role} cannot send {type(frame).__struct_config__.tag}")
+        handler: Handler = getattr(self, name)
         await handler(frame)
 
     def error(self, code: ErrorCode, message: str, client_id: str | None = None) -> None:

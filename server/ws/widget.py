@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from starlette.websockets import WebSocket
 
 from server import streams
@@ -27,16 +29,16 @@ class WidgetSession(ClientSession):
     role = "customer"
     sees_private = False
 
+    handlers: ClassVar[dict[type[Any], str]] = {
+        **ClientSession.handlers,
+        NotificationTrack: "on_notification_track",
+        PageView: "on_page_view",
+        Track: "on_track",
+    }
+
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         super().__init__(websocket, node)
         self.verified: VerifiedCustomer | None = None
-        self.handlers.update(
-            {
-                NotificationTrack: self.on_notification_track,
-                PageView: self.on_page_view,
-                Track: self.on_track,
-            }
-        )
 
     def allowed_origins(self) -> tuple[str, ...]:
         return self.settings.allowed_origins
