@@ -39,7 +39,8 @@ class Connection(Peer):
         self.id = next(_ids)
         self.websocket = websocket
         self.sees_private = sees_private
-        self._frames: collections.deque[str] = collections.deque()
+        # Only while frames wait: a deque is ~750 bytes, on each of thousands of idle sockets.
+        self._frames: collections.deque[str] | None = None
         self._limit = queue_frames
         self._writer: asyncio.Task[None] | None = None
         self._room: asyncio.Event | None = None  # only while a paced replay waits for room
@@ -54,18 +55,21 @@ class Connection(Peer):
             return
         if self._writer is None and self._send_now is not None and self._send_now(frame):
             return
-        if len(self._frames) >= self._limit:
+        frames = self._frames
+        if frames is None:
+            frames = self._frames = collections.deque()
+        if len(frames) >= self._limit:
             log.warning("connection %d is a slow consumer; closing", self.id)
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your cursors")
             return
-        self._frames.append(frame)
+        frames.append(frame)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def send_paced(self, frame: str) -> None:
         # Waits for room, re-checking `closed` every second, so a replay to a client that went
         # away ends too.
-        while not self.closed and len(self._frames) >= self._limit // 2:
+        while not self.closed and len(self._frames or ()) >= self._limit // 2:
             room = self._room = self._room or asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(room.wait(), 1.0)
@@ -75,13 +79,15 @@ class Connection(Peer):
         try:
             while self._frames:
                 await self.websocket.send_text(self._frames.popleft())
-                if self._room is not None and len(self._frames) < self._limit // 2:
+                if self._room is not None and len(self._frames or ()) < self._limit // 2:
                     self._room.set()
                     self._room = None
         except (WebSocketDisconnect, RuntimeError, OSError):
             self.closed = True
         finally:
             self._writer = None
+            if not self._frames:
+                self._frames = None
             if self._room is not None:
                 self._room.set()
                 self._room = None
@@ -92,7 +98,7 @@ class Connection(Peer):
             return
         self.closed = True
         self.close_code = code
-        self._frames.clear()
+        self._frames = None
         if self._writer is not None:
             self._writer.cancel()
         asyncio.get_running_loop().create_task(self._close(code, reason))
@@ -107,7 +113,7 @@ class Connection(Peer):
             return
         self.closed = True
         self.close_code = code
-        self._frames.clear()
+        self._frames = None
         if self._writer is not None:
             self._writer.cancel()
         await self._close(code, reason)

@@ -8,6 +8,11 @@ collector walks on every full collection (bench/README.md). For the paths the ap
 proxy-headers middleware only (client address and scheme as configured). Everything else,
 and every other server, still goes through the app.
 
+Lean state: uvicorn gives each connection an asyncio.Queue (three deques, ~2.3 KiB) for what
+the client sends and an asyncio.Event (a deque) for write pressure, and keeps the handshake
+request and response (their headers, ~2 KiB) for the connection's life. Here the queue and the
+flag allocate only while something waits in them, and the handshake is let go once answered.
+
 Direct writes: the hub can write a text frame to the socket at once.
 
 Through ASGI, every frame to every recipient costs a trip through Starlette's and uvicorn's send
@@ -21,6 +26,8 @@ client) simply lacks the extension and every frame takes the ASGI path.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -64,7 +71,91 @@ def _asgi(endpoint: Endpoint, app: Starlette, config: Config) -> Asgi:
     return call
 
 
+class _Received:
+    """The part of asyncio.Queue uvicorn uses (`put_nowait`, `get`, `empty`), one consumer (the
+    ASGI receive), holding a deque only while items wait."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = collections.deque()
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class _Flag:
+    """The part of asyncio.Event uvicorn uses for `writable`, with waiters only while there are some."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
+
+
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = cast(Any, _Received())
+        self.writable = cast(Any, _Flag())
+        self.writable.set()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The handshake is answered: its request and response (and their headers) go.
+            self.request = self.response = cast(Any, None)
+
     async def run_asgi(self) -> None:
         lean = _lean_routes(self.config).get(self.scope["path"])
         if lean is not None:
