@@ -175,15 +175,7 @@ class Bench:
             rss_after = {port: rss_kib(proc.pid) for port, proc in self.servers}
             cpu_before = {port: cpu_seconds(proc.pid) for port, proc in self.servers}
 
-            profiler = None
-            if self.args.profile:
-                # py-spy samples the first server while the broadcast runs (pip install py-spy), only
-                # the thread holding the GIL: the CPU's share of each function, whichever thread.
-                profiler = self.spawn(["py-spy", "record", "--pid", str(self.servers[0][1].pid), "--duration", "4",
-                                       "--rate", "250", "--format", "raw", "--output", self.args.profile,
-                                       "--nonblocking", "--gil"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                await asyncio.sleep(1.0)
+            profiler = await self.profile("broadcast")
             created = (await http.post("/api/v1/campaigns", json={
                 "name": "bench", "kind": "offer", "audience": {"type": "all"},
                 "title": "Hi {{ customer.first_name }}", "body": "A personal offer for you"})).json()
@@ -289,6 +281,19 @@ class Bench:
             "duplicates": duplicates,
         }
 
+    async def profile(self, phase: str) -> subprocess.Popen[bytes] | None:
+        """py-spy on the first server for 4 s from now, if this phase is the one asked for
+        (pip install py-spy); it samples only the thread holding the GIL: the CPU's share of
+        each function, whichever thread runs it."""
+        if not self.args.profile or self.args.profile_phase != phase:
+            return None
+        profiler = self.spawn(["py-spy", "record", "--pid", str(self.servers[0][1].pid), "--duration", "4",
+                               "--rate", "250", "--format", "raw", "--output", self.args.profile,
+                               "--nonblocking", "--gil"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await asyncio.sleep(1.0)
+        return profiler
+
     async def chat_throughput(self) -> dict[str, Any]:
         """Closed loop, as fast as the server acks: 20 shoppers, each with 10 messages in flight,
         for 5 s; every message stored (acked after its commit) and delivered to the agent."""
@@ -313,6 +318,7 @@ class Bench:
 
         reader = asyncio.create_task(agent_reader())
         acked = 0
+        profiler = await self.profile("chat")
         cpu_before = {p: cpu_seconds(proc.pid) for p, proc in self.servers}
         stop_at = time.monotonic() + seconds
 
@@ -350,6 +356,8 @@ class Bench:
         await asyncio.sleep(1.0)
         reader.cancel()
         await agent.close()
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait, 30)
         return {
             "acked_per_second": round(acked / took),
             "delivered_to_agent_per_second": round(delivered / took),
@@ -446,6 +454,8 @@ def main() -> None:
     parser.add_argument("--broker", choices=("redis", "memory"), default="redis")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--profile", help="write a py-spy profile (raw folded stacks) of server 1 to this file")
+    parser.add_argument("--profile-phase", choices=("broadcast", "chat"), default="broadcast",
+                        help="the phase --profile samples (the broadcast, or the closed-loop chat)")
     args = parser.parse_args()
     if args.broker == "memory" and args.servers != 1:
         parser.error("the memory broker fans out within one process: --servers 1")

@@ -88,12 +88,18 @@ class PresenceService:
             current = await self.agents()
             if current == self._last and not force:
                 return
-            self._last = current
+            before, self._last = self._last, current
         online = any(a.status == "online" for a in current)
         await self._broker.publish(
             streams.AGENTS, streams.frame_envelope(encode(Presence(agents_online=online, agents=current)))
         )
-        await self._broker.publish(streams.CUSTOMERS, streams.frame_envelope(encode(Presence(agents_online=online))))
+        # Customers see only whether anyone is online: an agent coming or going while others
+        # stay online changes nothing for them, and telling every customer would cost a frame
+        # per connected customer.
+        if before is None or online != any(a.status == "online" for a in before):
+            await self._broker.publish(
+                streams.CUSTOMERS, streams.frame_envelope(encode(Presence(agents_online=online)))
+            )
 
     async def _heartbeat_loop(self) -> None:
         while True:

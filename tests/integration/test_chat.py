@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from server.settings import Settings
@@ -199,6 +201,32 @@ async def test_agent_presence_is_seen_by_the_widget(server: LiveServer) -> None:
     await agent.send(type="presence.set", status="online")
     await shopper.wait_for(lambda f: f["type"] == "presence" and f["agents_online"] is True)
     await agent.close()
+    await shopper.wait_for(lambda f: f["type"] == "presence" and f["agents_online"] is False)
+
+
+async def test_customers_hear_only_when_anyone_online_changes(server: LiveServer) -> None:
+    # Each presence frame to customers costs one frame per connected customer: agents coming and
+    # going while another stays online tell customers nothing new, so they are not told.
+    await server.add_agent("second@example.com", "Second")
+
+    def statuses(frame: dict[str, Any]) -> list[str]:
+        return sorted(a.get("status", "offline") for a in frame["agents"])
+
+    first = await server.agent()
+    await first.wait_for(lambda f: f["type"] == "presence" and statuses(f) == ["offline", "online"])
+    shopper = await server.customer()
+    assert shopper.welcome["agents_online"] is True
+    await shopper.wait_type("presence", agents_online=True)  # the one every connect gets
+
+    second = await server.agent("second@example.com", AGENT_PASSWORD)
+    await first.wait_for(lambda f: f["type"] == "presence" and statuses(f) == ["online", "online"])
+    await second.send(type="presence.set", status="away")
+    await first.wait_for(lambda f: f["type"] == "presence" and statuses(f) == ["away", "online"])
+    await second.close()
+    await first.wait_for(lambda f: f["type"] == "presence" and statuses(f) == ["offline", "online"])
+    await shopper.quiet(0.3)
+    assert len([f for f in shopper.frames if f["type"] == "presence"]) == 1
+    await first.close()
     await shopper.wait_for(lambda f: f["type"] == "presence" and f["agents_online"] is False)
 
 
