@@ -385,6 +385,9 @@ class Bench:
                     received.setdefault(frame["client_id"], time.monotonic())
 
         reader = asyncio.create_task(agent_reader())
+        # The agent coming online is announced to every connected customer (one frame each, a
+        # broadcast of its own); the chat is measured once that is out, not on top of it.
+        await asyncio.sleep(2.0)
         shoppers = []
         for i in range(k):
             server_port = self.servers[i % len(self.servers)][0]

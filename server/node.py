@@ -14,6 +14,7 @@ from server.broker import Broker, create_broker
 from server.chat.presence import PresenceService
 from server.chat.service import ChatService
 from server.chat.stream import ConversationStream
+from server.collector import Collector
 from server.hub import Hub
 from server.ids import new_id
 from server.push.campaigns import CampaignService
@@ -57,6 +58,7 @@ class Node:
         self.passwords = Passwords(settings)
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
         self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
+        self.collector = Collector(settings.gc_full_interval)
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
         self.campaigns: CampaignService
@@ -99,8 +101,10 @@ class Node:
         self.hub.start()
         self.presence.start()
         self.scheduler.start()
+        self.collector.start()
 
     async def close(self) -> None:
+        await self.collector.stop()
         await self.scheduler.stop()
         await self.campaigns.stop()
         await self.presence.stop()

@@ -51,6 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_bulk_bytes: Count = 10 * 1024 * 1024
     frequency_cap_per_day: Count = 3
     scheduler_interval: Seconds = 1.0
+    gc_full_interval: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     log_level: str = "info"
 
     @classmethod
@@ -144,6 +145,11 @@ DOCS: dict[str, tuple[str, str]] = {
     "scheduler_interval": (
         "RAPPORT_SCHEDULER_INTERVAL",
         "Seconds between looks for due scheduled campaigns and reminders.",
+    ),
+    "gc_full_interval": (
+        "RAPPORT_GC_FULL_INTERVAL",
+        "Seconds between full collections of Python's cycle collector, run on this clock instead of"
+        " CPython's (which walks the whole heap at every quarter of growth); 0 keeps CPython's.",
     ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
 }
