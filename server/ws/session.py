@@ -118,8 +118,7 @@ class ClientSession(abc.ABC):
         await self.ws.accept()
         try:
             await self.authenticate()
-            hello = await self._hello()
-            await self.start(hello)
+            await self.start(await self._hello())  # the hello is not kept for the connection's life
             await self._serve()
         except Terminate as exc:
             self.conn.send(encode_text(Error(code=exc.error, message=exc.message)))

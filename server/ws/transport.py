@@ -29,8 +29,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.websockets import WebSocket
@@ -43,12 +44,12 @@ from websockets.http11 import Request
 SEND_NOW = "rapport.send_now"
 
 Endpoint = Callable[[WebSocket], Awaitable[None]]
-Asgi = Callable[..., Awaitable[None]]
-# Per uvicorn Config (one per server): path -> the lean ASGI callable for that endpoint.
-_lean: weakref.WeakKeyDictionary[Config, dict[str, Asgi]] = weakref.WeakKeyDictionary()
+Start = Callable[[Any, Any, Any], Awaitable[None]]
+# Per uvicorn Config (one per server): path -> how a session on that path starts.
+_lean: weakref.WeakKeyDictionary[Config, dict[str, Start]] = weakref.WeakKeyDictionary()
 
 
-def _lean_routes(config: Config) -> dict[str, Asgi]:
+def _lean_routes(config: Config) -> dict[str, Start]:
     found = _lean.get(config)
     if found is not None:
         return found
@@ -56,19 +57,36 @@ def _lean_routes(config: Config) -> dict[str, Asgi]:
     while not isinstance(app, Starlette) and hasattr(app, "app"):  # uvicorn's wrappers
         app = app.app
     routes: dict[str, Endpoint] = getattr(app.state, "websocket_routes", {}) if isinstance(app, Starlette) else {}
-    found = {path: _asgi(endpoint, app, config) for path, endpoint in routes.items()}
+    proxy = ProxyHeadersMiddleware(_nothing, trusted_hosts=config.forwarded_allow_ips) if config.proxy_headers else None
+    found = {path: _starter(endpoint, app, proxy) for path, endpoint in routes.items()}
     _lean[config] = found
     return found
 
 
-def _asgi(endpoint: Endpoint, app: Starlette, config: Config) -> Asgi:
-    async def call(scope: Any, receive: Any, send: Any) -> None:
+def _starter(endpoint: Endpoint, app: Starlette, proxy: ProxyHeadersMiddleware | None) -> Start:
+    # Not a coroutine function: it returns the endpoint's awaitable (the session's own
+    # coroutine), so no frame of ours stays suspended for the connection's whole life.
+    def start(scope: Any, receive: Any, send: Any) -> Awaitable[None]:
+        if proxy is not None:
+            _at_once(proxy(scope, receive, send))  # client address and scheme, rewritten in place
         scope["app"] = app  # what the endpoint reads its node from, as through the router
-        await endpoint(WebSocket(scope, receive, send))
+        return endpoint(WebSocket(scope, receive, send))
 
-    if config.proxy_headers:
-        return ProxyHeadersMiddleware(call, trusted_hosts=config.forwarded_allow_ips)
-    return call
+    return start
+
+
+async def _nothing(scope: Any, receive: Any, send: Any) -> None:
+    return None
+
+
+def _at_once(step: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine that never waits (the proxy-headers middleware before `_nothing`)."""
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    step.close()
+    raise RuntimeError("the proxy-headers middleware waited")
 
 
 class _Received:
@@ -152,17 +170,19 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
-            # The handshake is answered: its request and response (and their headers) go.
+        if message["type"] == "websocket.accept" and self.handshake_complete and self.request is not None:
+            # The handshake is answered: its request and response (and their headers) go. The
+            # request is emptied too: websockets' parser keeps a reference to it for the
+            # connection's life (the scope has its own copy of the headers).
+            self.request.headers.clear()
             self.request = self.response = cast(Any, None)
 
-    async def run_asgi(self) -> None:
-        lean = _lean_routes(self.config).get(self.scope["path"])
-        if lean is not None:
-            self.app = lean  # uvicorn's run_asgi calls self.app; its error and close handling stay
-        await super().run_asgi()
-
     def handle_connect(self, event: Request) -> None:
+        # Before uvicorn builds the scope and creates the task that calls `self.app`, with the
+        # path as it will put it in the scope; uvicorn's error and close handling stay.
+        start = _lean_routes(self.config).get(unquote(event.path.partition("?")[0]))
+        if start is not None:
+            self.app = start
         super().handle_connect(event)
         if self.handshake_initiated and not self.close_sent:
             # ASGI types extensions as dicts of dicts; this one is a callable, read by our code only.
