@@ -75,6 +75,12 @@ class PresenceService:
             conns[connection] = status
         await self.flush(force=True)
 
+    async def anyone_online(self) -> bool:
+        """What customers are told: from the last announcement this process heard (kept current
+        by every process's heartbeat), or the store before the first one."""
+        agents = self._last if self._last is not None else await self.agents()
+        return any(a.status == "online" for a in agents)
+
     async def agents(self) -> list[AgentInfo]:
         return await self._agents.presence(int(self._settings.presence_ttl * 1000))
 

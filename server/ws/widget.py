@@ -48,6 +48,7 @@ class WidgetSession(ClientSession):
         node = self.node
         visitor_id = await self._visitor(hello.visitor_token)
         token = None
+        profile = None
         if hello.identity is not None:
             try:
                 self.verified = verify_customer(hello.identity, node.shop_secret)
@@ -57,6 +58,7 @@ class WidgetSession(ClientSession):
                 self.verified.user_id, name=hello.identity.name, email=hello.identity.email, visitor_id=visitor_id
             )
             customer_id, name = record.id, record.name
+            profile = CustomerProfile(name=record.name, loyalty_points=record.loyalty_points, tier=record.tier)
         else:
             if visitor_id is None:
                 visitor_id = await node.customers.create_visitor()
@@ -66,9 +68,7 @@ class WidgetSession(ClientSession):
         await node.hub.join(self.conn, streams.customer(customer_id))
         await node.hub.join(self.conn, streams.CUSTOMERS)
         conversations = await node.chat.conversations_of(self.actor)
-        agents = await node.presence.agents()
-        online = any(a.status == "online" for a in agents)
-        profile = await self._profile(customer_id) if self.verified else None
+        online = await node.presence.anyone_online()
         self.conn.send(
             encode_text(
                 Welcome(
@@ -95,13 +95,6 @@ class WidgetSession(ClientSession):
             # Pushes are for customers the shop knows; anonymous visitors only chat.
             await node.activity.on_connect(customer_id)
             await node.hub.follow(self.conn, streams.inbox(customer_id), hello.inbox or 0, epoch=hello.epoch)
-
-    async def _profile(self, customer_id: str) -> CustomerProfile | None:
-        rows = await self.node.customer_attributes.by_ids([customer_id])
-        if not rows:
-            return None
-        row = rows[0]
-        return CustomerProfile(name=row["name"], loyalty_points=row["loyalty_points"], tier=row["tier"])
 
     async def on_notification_track(self, f: NotificationTrack) -> None:
         await self.node.inbox.track(self.me.id, f.seq, f.action)
