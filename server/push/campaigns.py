@@ -25,7 +25,7 @@ from server import streams
 from server.broker import Broker
 from server.errors import Problem
 from server.ids import now_ms
-from server.protocol import ErrorCode, NotificationKind, PropValue
+from server.protocol import ErrorCode, NotificationKind, PropValue, VoucherInfo
 from server.push import templates
 from server.push.customers import ExternalId
 from server.push.hooks import CustomerActivity
@@ -267,7 +267,7 @@ class CampaignService(CustomerActivity):
         member = await self._store.in_audience(row["id"], sql, params)
         voucher = None
         if campaign.voucher is not None:
-            voucher = self._voucher_context(campaign, "PREVIEW-CODE-0000")
+            voucher = self._voucher_context(campaign, "PREVIEW-CODE-0000", self._voucher_expiry(campaign))
         context = templates.context_of(row, voucher=voucher, campaign=self._campaign_context(campaign))
         return PreviewOut(
             customer_id=external_id,
@@ -412,9 +412,10 @@ class CampaignService(CustomerActivity):
         if not rows and not here:
             return 0
         codes = {row["id"]: new_voucher_code() for row in rows} if campaign.voucher else {}
+        voucher_expires = self._voucher_expiry(campaign)  # once: the stored voucher and the frame agree
         drafts: list[tuple[str, Draft]] = []
         for row in rows:
-            voucher = self._voucher_context(campaign, codes[row["id"]]) if campaign.voucher else None
+            voucher = self._voucher_context(campaign, codes[row["id"]], voucher_expires) if campaign.voucher else None
             context = templates.context_of(row, voucher=voucher, campaign=self._campaign_context(campaign))
             try:
                 title = templates.render(campaign.title, context, field="title")
@@ -431,7 +432,9 @@ class CampaignService(CustomerActivity):
                         title=title,
                         body=body,
                         url=campaign.url,
-                        voucher_code=codes.get(row["id"]),
+                        voucher=self._voucher_info(campaign, codes[row["id"]], voucher_expires)
+                        if campaign.voucher
+                        else None,
                         expires_at=self._expiry(campaign),
                         campaign_id=campaign.id,
                         dedupe_key=dedupe_key,
@@ -450,7 +453,7 @@ class CampaignService(CustomerActivity):
                     kind=spec.kind,
                     amount=spec.amount,
                     currency=spec.currency,
-                    expires_at=self._voucher_expiry(campaign),
+                    expires_at=voucher_expires,
                 )
 
         # The eligibility query above skips most of those past the cap cheaply; the store decides.
@@ -468,10 +471,15 @@ class CampaignService(CustomerActivity):
             return now_ms() + spec.valid_days * _DAY_MS
         return campaign.expires_at
 
-    def _voucher_context(self, campaign: CampaignOut, code: str) -> dict[str, Any]:
+    @staticmethod
+    def _voucher_info(campaign: CampaignOut, code: str, expires: int | None) -> VoucherInfo:
         spec = campaign.voucher
         assert spec is not None  # noqa: S101
-        expires = self._voucher_expiry(campaign)
+        return VoucherInfo(code=code, kind=spec.kind, amount=spec.amount, currency=spec.currency, expires_at=expires)
+
+    def _voucher_context(self, campaign: CampaignOut, code: str, expires: int | None) -> dict[str, Any]:
+        spec = campaign.voucher
+        assert spec is not None  # noqa: S101
         return {
             "code": code,
             "kind": spec.kind,

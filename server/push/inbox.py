@@ -13,7 +13,7 @@ from server.protocol import ErrorCode, InboxReset, InboxResumed, TrackAction, en
 from server.settings import Settings
 from server.store import Database
 from server.store.db import Row, Tx
-from server.store.inbox import DailyCap, Draft, InboxStore, notification_of
+from server.store.inbox import Appended, DailyCap, Draft, InboxStore, notification_from, notification_of
 
 # Writes what stored notifications refer to, given the customers whose notification was stored.
 Then = Callable[[Tx, list[str]], None]
@@ -75,16 +75,24 @@ class InboxService:
             self._broker.publish_local(self._envelopes(await self._inbox.with_key(customer_ids, dedupe_key)))
             return 0
 
-        def work(tx: Tx) -> tuple[int, list[Row]]:
+        def work(tx: Tx) -> tuple[Appended, list[Row]]:
             appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
             if then is not None and appended.customer_ids:
                 then(tx, appended.customer_ids)
-            # In the write transaction: another process's rows for the same key are committed.
-            return len(appended.customer_ids), InboxStore.rows_with_key(tx, customer_ids, dedupe_key)
+            # What was stored now is sent as drafted, not read back. The others may hold it from
+            # before (another tab's process stored it): read in the write transaction, so what
+            # another process committed for the same key is seen.
+            fresh = set(appended.customer_ids)
+            others = [cid for cid in customer_ids if cid not in fresh]
+            return appended, InboxStore.rows_with_key(tx, others, dedupe_key) if others else []
 
-        stored, rows = await self._db.write(work)
-        self._broker.publish_local(self._envelopes(rows))
-        return stored
+        appended, rows = await self._db.write(work)
+        envelopes = [
+            (streams.inbox(cid), streams.event_envelope(seq, False, encode(notification_from(draft, seq, appended.at))))
+            for cid, seq, draft in zip(appended.customer_ids, appended.seqs, appended.drafts, strict=True)
+        ]
+        self._broker.publish_local(envelopes + self._envelopes(rows))
+        return len(appended.customer_ids)
 
     async def publish(self, rows: Sequence[Row]) -> None:
         await self._broker.publish_many(self._envelopes(rows))

@@ -22,7 +22,8 @@ class Draft(msgspec.Struct, kw_only=True):
     body: str
     url: str | None = None
     data: dict[str, Any] | None = None
-    voucher_code: str | None = None
+    # The voucher the notification carries (issued in the same transaction by the caller).
+    voucher: VoucherInfo | None = None
     expires_at: int | None = None
     campaign_id: str | None = None
     # Exactly once: a second draft with the same key for the same customer is not stored.
@@ -63,6 +64,8 @@ class DailyCap(NamedTuple):
 class Appended(NamedTuple):
     at: int  # the time stamped on what was stored, for `rows_since`
     customer_ids: list[str]  # whose drafts were stored, once per stored draft, in batch order
+    seqs: list[int]  # the seq each of those was stored with, in the same order
+    drafts: list[Draft]  # and the draft itself
 _WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.dedupe_key = ? ORDER BY n.customer_id"
 
 
@@ -71,6 +74,23 @@ def _chunks(customer_ids: Sequence[str], size: int = 500) -> Iterator[tuple[list
     for start in range(0, len(customer_ids), size):
         chunk = list(customer_ids[start : start + size])
         yield chunk, ",".join("?" * len(chunk))
+
+
+def notification_from(draft: Draft, seq: int, at: int) -> Notification:
+    """The notification as stored from this draft (what `notification_of` would read back)."""
+    return Notification(
+        seq=seq,
+        kind=draft.kind,
+        title=draft.title,
+        body=draft.body,
+        at=at,
+        marketing=draft.marketing,
+        url=draft.url,
+        data=draft.data or None,
+        voucher=draft.voucher,
+        campaign_id=draft.campaign_id,
+        expires_at=draft.expires_at,
+    )
 
 
 def notification_of(row: Row) -> Notification:
@@ -114,6 +134,8 @@ class InboxStore:
         """
         now = now_ms()
         stored: list[str] = []
+        seqs: list[int] = []
+        kept: list[Draft] = []
         for start in range(0, len(drafts), 500):
             batch = drafts[start : start + 500]
             customers = sorted({cid for cid, _ in batch})
@@ -140,6 +162,8 @@ class InboxStore:
                     held.add((cid, d.dedupe_key))
                 stored.append(cid)
                 seq = last[cid] = last.get(cid, 0) + 1
+                seqs.append(seq)
+                kept.append(d)
                 rows.append(
                     (
                         cid,
@@ -152,13 +176,13 @@ class InboxStore:
                         d.body,
                         d.url,
                         json.dumps(d.data) if d.data else "{}",
-                        d.voucher_code,
+                        d.voucher.code if d.voucher is not None else None,
                         d.expires_at,
                         now,
                     )
                 )
             tx.executemany(_INSERT, rows)
-        return Appended(now, stored)
+        return Appended(now, stored, seqs, kept)
 
     @staticmethod
     def rows_since(tx: Tx, customer_ids: Sequence[str], since: int) -> list[Row]:

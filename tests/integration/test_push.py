@@ -210,6 +210,9 @@ async def test_vouchers_are_unique_and_redeem_once(shop: Shop) -> None:
     code_a, code_b = a["voucher"]["code"], b["voucher"]["code"]
     assert code_a != code_b and re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code_a)
     assert a["title"] == "15% off" and code_a in a["body"]
+    # What went out live (built from the draft) is what the store holds: a replay reads it back.
+    replayed = notifications(await shop.browser("u1", inbox=0))
+    assert replayed == [a]
 
     shop_http = shop.call
     redeemed = await shop_http("POST", f"/api/v1/vouchers/{code_a}/redeem", 200, json={"order_id": "O-1"})
