@@ -173,7 +173,19 @@ class Hub:
         """
         source, stream_id = self._source(channel)
         await self.join(peer, channel)
+        # A new follower's cursor is set before the stream's end is read, holding hints (syncing):
+        # a hint that comes during the read marks it `again` rather than being skipped. So when
+        # the client is already at the end and nothing came meanwhile, there is no gap to read:
+        # one store read per stream instead of two, on every reconnect.
+        early = None
+        if channel not in peer.cursors:
+            early = peer.cursors[channel] = Cursor(after)
+            early.syncing = True
         last = (await source.last_seqs([stream_id])).get(stream_id)
+        if early is not None and peer.cursors.get(channel) is early:
+            early.syncing = False
+            if last is None:
+                del peer.cursors[channel]  # no such stream: as before, no cursor
         if last is None or peer.closed:
             return
         stale_epoch = epoch is not None and epoch != self._epoch and after > 0
@@ -190,6 +202,11 @@ class Hub:
         existing = peer.cursors.get(channel)
         if existing is None:
             peer.cursors[channel] = Cursor(after)
+        elif existing is early:
+            if last == after and not early.again:
+                peer.send(source.resumed(stream_id, after))
+                return
+            early.again = False
         else:
             existing.seq = min(existing.seq, after)
         await self._catch_up(peer, channel)
