@@ -108,6 +108,13 @@ class PresenceService:
             )
 
     async def _heartbeat_loop(self) -> None:
+        # What everyone was last told is what the store says now: a process that starts (every
+        # process, on a deploy) has nothing new to announce, and must not tell every customer.
+        if self._last is None:
+            try:
+                self._last = await self.agents()
+            except Exception:
+                log.exception("presence: reading the agents' statuses failed")
         while True:
             await asyncio.sleep(self._settings.presence_heartbeat)
             try:

@@ -18,18 +18,13 @@ class CustomerRecord(msgspec.Struct):
     tier: str | None = None
 
 
-_COLUMNS = "id, external_id, name, email, loyalty_points, tier"
+# The record's fields, in its order: the columns every record query selects.
+_FIELDS = ("id", "external_id", "name", "email", "loyalty_points", "tier")
+_COLUMNS = ", ".join(_FIELDS)
 
 
 def _record(row: Row) -> CustomerRecord:
-    return CustomerRecord(
-        id=row["id"],
-        external_id=row["external_id"],
-        name=row["name"],
-        email=row["email"],
-        loyalty_points=row["loyalty_points"],
-        tier=row["tier"],
-    )
+    return CustomerRecord(*(row[field] for field in _FIELDS))
 
 
 class CustomerStore:

@@ -192,3 +192,16 @@ async def test_an_agent_coming_online_is_announced_to_customers_once(cluster: Cl
     online = [f for f in shopper.frames if f["type"] == "presence" and f["agents_online"]]
     assert len(online) == 1, online
     await agent.close()
+
+
+async def test_a_process_starting_tells_customers_nothing(cluster: Cluster) -> None:
+    # A deploy starts every process again: one that has nothing new to announce must not send a
+    # presence frame to every connected customer at its first heartbeat.
+    shopper = await cluster.a.customer()
+    await shopper.wait_type("presence")  # the one every connect gets
+    third = ProcessServer(cluster.a.settings).start()
+    try:
+        await shopper.quiet(2.5)  # two heartbeats of the new process
+        assert len([f for f in shopper.frames if f["type"] == "presence"]) == 1
+    finally:
+        third.stop()
