@@ -1,12 +1,13 @@
-"""uvicorn's WebSocket protocol plus two things: a lean route to the sessions, and direct writes.
+"""uvicorn's WebSocket protocol made lean: a short route to the sessions, lean state, direct writes.
 
 The lean route: a Starlette app reaches a WebSocket endpoint through its middleware and router,
 about ten coroutines and their closures, which each connection keeps for its whole life. With
 10k idle sockets that is a fifth of the process's memory and 40% of the objects Python's cycle
 collector walks on every full collection (bench/README.md). For the paths the app lists in
-`app.state.websocket_routes`, this protocol calls the endpoint directly, behind uvicorn's
-proxy-headers middleware only (client address and scheme as configured). Everything else,
-and every other server, still goes through the app.
+`app.state.websocket_routes`, this protocol calls the endpoint directly, after applying
+uvicorn's proxy-headers rewrite of the scope (client address and scheme, as configured) once;
+what uvicorn awaits for the connection's life is the session's own coroutine. Everything
+else, and every other server, still goes through the app.
 
 Lean state: uvicorn gives each connection an asyncio.Queue (three deques, ~2.3 KiB) for what
 the client sends and an asyncio.Event (a deque) for write pressure, and keeps the handshake
