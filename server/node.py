@@ -9,7 +9,7 @@ import sqlite3
 from server import streams
 from server.auth.identity import VisitorTokens
 from server.auth.passwords import Passwords
-from server.auth.sessions import AgentSessions
+from server.auth.sessions import AgentSessions, LoginThrottle
 from server.broker import Broker, create_broker
 from server.chat.presence import PresenceService
 from server.chat.service import ChatService
@@ -56,6 +56,9 @@ class Node:
         self.reminders = ReminderService(ReminderStore(self.db), self.customer_attributes, self.inbox)
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
+        # Per node, like every other piece of state (a module-level one was shared by every app
+        # in a process: one test's failed logins blocked another's).
+        self.login_throttle = LoginThrottle()
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
         self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)

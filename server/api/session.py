@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import msgspec
@@ -31,28 +30,6 @@ class SessionOut(msgspec.Struct):
     agent: AgentOut
 
 
-class LoginThrottle:
-    """At most 10 failed logins per e-mail per 5 minutes (CVE-2022-3741: unlimited guessing)."""
-
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
-        self._limit = limit
-        self._window = window
-        self._failures: dict[str, list[float]] = {}
-
-    def blocked(self, key: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._failures.get(key, []) if now - t < self._window]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return len(recent) >= self._limit
-
-    def failed(self, key: str) -> None:
-        self._failures.setdefault(key, []).append(time.monotonic())
-
-
-throttle = LoginThrottle()
 
 
 @endpoint(
@@ -69,6 +46,7 @@ async def login(call: Call) -> Response:
     body: Login = call.body
     node = call.node
     key = body.email.lower()
+    throttle = node.login_throttle
     if throttle.blocked(key):
         raise Problem(ErrorCode.RATE_LIMITED, "too many failed logins; wait a few minutes")
     agent = await node.agents.by_email(body.email)

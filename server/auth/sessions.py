@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "rapport_session"
@@ -26,3 +28,24 @@ class AgentSessions:
         if not isinstance(data, dict) or not isinstance(data.get("a"), str) or not isinstance(data.get("v"), int):
             return None
         return data["a"], data["v"]
+
+
+class LoginThrottle:
+    """At most 10 failed logins per e-mail per 5 minutes (CVE-2022-3741: unlimited guessing)."""
+
+    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+        self._limit = limit
+        self._window = window
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked(self, key: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self._failures.get(key, []) if now - t < self._window]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return len(recent) >= self._limit
+
+    def failed(self, key: str) -> None:
+        self._failures.setdefault(key, []).append(time.monotonic())

@@ -53,7 +53,9 @@ class Outcome:
         self.ack: Ack | None = None
         self.publications: list[Publication] = []
         self.queue_changed = False
-        self.announce: tuple[str, str] | None = None  # (customer_id, conversation_id) to grant
+        # The customer to grant a conversation they opened or reopened, and its summary as the
+        # transaction left it.
+        self.announce: tuple[str, ConversationSummary] | None = None
 
 
 class ChatService:
@@ -115,10 +117,11 @@ class ChatService:
             out = Outcome()
             if self._duplicate(tx, out, actor, client_id):
                 return out
+            opened = False
             target = conversation_id
             if target is None:
                 target = ConversationStore.create(tx, actor.id)
-                out.announce = (actor.id, target)
+                opened = True
             else:
                 status = self._writable(tx, actor, target, client_id)
                 if status == "closed" and actor.type == "customer":
@@ -128,7 +131,7 @@ class ChatService:
                         tx, target, kind="status", status="waiting", author_type="system"
                     )
                     out.publications.append(self._event_publication(reopened, private=False))
-                    out.announce = (actor.id, target)
+                    opened = True
             event = self._append(
                 tx,
                 out,
@@ -142,6 +145,14 @@ class ChatService:
             if not private:
                 ConversationStore.set_preview(tx, target, text)
             out.ack = Ack(client_id=client_id, conversation_id=target, seq=event.seq)
+            if opened:
+                # A conversation just (re)entered the queue: assigned in this same transaction,
+                # oldest waiting first as always, instead of in a second one after the commit.
+                if self._settings.auto_assign:
+                    self._assign_waiting(tx, out)
+                summary = ConversationStore.summary_in(tx, target)
+                assert summary is not None  # noqa: S101 - written above in this transaction
+                out.announce = (actor.id, summary)
             return out
 
         return await self._commit(work)
@@ -309,21 +320,24 @@ class ChatService:
         """Give waiting conversations, oldest first, to the least busy online agent under their cap."""
         if not self._settings.auto_assign:
             return
-        ttl_ms = int(self._settings.presence_ttl * 1000)
 
         def work(tx: Tx) -> Outcome:
             out = Outcome()
-            for _ in range(100):  # bounded: one transaction must not hold the write lock for long
-                conversation_id = ConversationStore.next_waiting(tx)
-                if conversation_id is None:
-                    break
-                agent = AgentStore.least_busy_online(tx, ttl_ms)
-                if agent is None:
-                    break
-                self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
+            self._assign_waiting(tx, out)
             return out
 
         await self._commit(work)
+
+    def _assign_waiting(self, tx: Tx, out: Outcome) -> None:
+        ttl_ms = int(self._settings.presence_ttl * 1000)
+        for _ in range(100):  # bounded: one transaction must not hold the write lock for long
+            conversation_id = ConversationStore.next_waiting(tx)
+            if conversation_id is None:
+                break
+            agent = AgentStore.least_busy_online(tx, ttl_ms)
+            if agent is None:
+                break
+            self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
 
     async def publish_queue(self) -> None:
         waiting = await self._conversations.waiting()
@@ -416,17 +430,11 @@ class ChatService:
         if outcome.publications:
             await self._broker.publish_many(outcome.publications)
         if outcome.announce is not None:
-            customer_id, conversation_id = outcome.announce
-            summary = await self._conversations.get(conversation_id)
-            if summary is not None:
-                update = encode(ConversationUpdate(conversation=summary))
-                await self._broker.publish(
-                    streams.customer(customer_id), streams.grant_envelope(conversation_id, update)
-                )
+            customer_id, summary = outcome.announce
+            update = encode(ConversationUpdate(conversation=summary))
+            await self._broker.publish(streams.customer(customer_id), streams.grant_envelope(summary.id, update))
             outcome.queue_changed = True
         if outcome.queue_changed:
             await self.publish_queue()
-        if outcome.announce is not None:
-            await self.auto_assign()
         # Actions without an acknowledgement (reads, auto-assignment) return a placeholder nobody sends.
         return outcome.ack or _NO_ACK

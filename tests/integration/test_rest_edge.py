@@ -124,3 +124,17 @@ async def test_bad_requests_get_problems_and_change_nothing(server: LiveServer) 
         _problem(await http.get("/api/v1/nothing-here"), 404, "not_found")
         assert (await http.get("/api/v1/customers/u1", headers=key)).status_code == 404
     assert await server.event_count() == before
+
+
+async def test_password_guessing_is_throttled_per_email(server: LiveServer) -> None:
+    await server.add_agent("ben@shop.test", "Ben")
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        async def login(email: str, password: str) -> httpx.Response:
+            return await http.post("/api/v1/session", json={"email": email, "password": password})
+
+        for _ in range(10):
+            assert (await login("ben@shop.test", "guess")).status_code == 401
+        # The eleventh try is refused, even with the right password; other agents log in as usual.
+        refused = await login("ben@shop.test", AGENT_PASSWORD)
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        assert (await login("admin@example.com", "admin-pass-1")).status_code == 200
