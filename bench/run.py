@@ -389,6 +389,7 @@ class Bench:
         # The agent coming online is announced to every connected customer (one frame each, a
         # broadcast of its own); the chat is measured once that is out, not on top of it.
         await asyncio.sleep(2.0)
+        profiler = await self.profile("latency")
         shoppers = []
         for i in range(k):
             server_port = self.servers[i % len(self.servers)][0]
@@ -427,6 +428,8 @@ class Bench:
 
         await asyncio.gather(*(shopper(ws, i * 0.2 / k) for i, ws in enumerate(shoppers)))
         await asyncio.sleep(1)
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait, 30)
         reader.cancel()
         for ws in [*shoppers, agent]:
             await ws.close()
@@ -468,8 +471,9 @@ def main() -> None:
     parser.add_argument("--broker", choices=("redis", "memory"), default="redis")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--profile", help="write a py-spy profile (raw folded stacks) of server 1 to this file")
-    parser.add_argument("--profile-phase", choices=("broadcast", "chat"), default="broadcast",
-                        help="the phase --profile samples (the broadcast, or the closed-loop chat)")
+    parser.add_argument("--profile-phase", choices=("broadcast", "latency", "chat"), default="broadcast",
+                        help="the phase --profile samples: the broadcast, the open-loop chat (its first"
+                             " second holds the 50 openings), or the closed-loop chat")
     args = parser.parse_args()
     if args.broker == "memory" and args.servers != 1:
         parser.error("the memory broker fans out within one process: --servers 1")
