@@ -56,9 +56,7 @@ class Node:
         self.reminders = ReminderService(ReminderStore(self.db), self.customer_attributes, self.inbox)
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
-        # Per node, like every other piece of state (a module-level one was shared by every app
-        # in a process: one test's failed logins blocked another's).
-        self.login_throttle = LoginThrottle()
+        self.login_throttle = LoginThrottle(self.agents)
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
         self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)

@@ -47,12 +47,12 @@ async def login(call: Call) -> Response:
     node = call.node
     key = body.email.lower()
     throttle = node.login_throttle
-    if throttle.blocked(key):
+    if await throttle.blocked(key):
         raise Problem(ErrorCode.RATE_LIMITED, "too many failed logins; wait a few minutes")
     agent = await node.agents.by_email(body.email)
     ok = agent is not None and not agent.disabled and await node.passwords.verify(agent.password_hash, body.password)
     if agent is None or not ok:
-        throttle.failed(key)
+        await throttle.failed(key)
         raise Problem(ErrorCode.UNAUTHORIZED, "wrong e-mail or password")
     if node.passwords.needs_rehash(agent.password_hash):
         await node.agents.set_password_hash(agent.id, await node.passwords.hash(body.password))

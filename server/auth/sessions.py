@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from server.ids import now_ms
+from server.store.agents import AgentStore
 
 COOKIE = "rapport_session"
 
@@ -31,21 +32,17 @@ class AgentSessions:
 
 
 class LoginThrottle:
-    """At most 10 failed logins per e-mail per 5 minutes (CVE-2022-3741: unlimited guessing)."""
+    """At most 10 failed logins per e-mail per 5 minutes (CVE-2022-3741: unlimited guessing),
+    counted in the store, so across every process of the deployment."""
 
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+    def __init__(self, agents: AgentStore, limit: int = 10, window: float = 300.0) -> None:
+        self._agents = agents
         self._limit = limit
-        self._window = window
-        self._failures: dict[str, list[float]] = {}
+        self._window_ms = int(window * 1000)
 
-    def blocked(self, key: str) -> bool:
-        now = time.monotonic()
-        recent = [t for t in self._failures.get(key, []) if now - t < self._window]
-        if recent:
-            self._failures[key] = recent
-        else:
-            self._failures.pop(key, None)
-        return len(recent) >= self._limit
+    async def blocked(self, key: str) -> bool:
+        return await self._agents.login_failures_since(key, now_ms() - self._window_ms) >= self._limit
 
-    def failed(self, key: str) -> None:
-        self._failures.setdefault(key, []).append(time.monotonic())
+    async def failed(self, key: str) -> None:
+        now = now_ms()
+        await self._agents.record_login_failure(key, now, forget_before=now - self._window_ms)

@@ -54,6 +54,19 @@ class AgentStore:
         row = await self.db.fetchone("SELECT * FROM agents WHERE email = ?", (email,))
         return _record(row) if row else None
 
+    async def login_failures_since(self, email: str, since: int) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM login_failures WHERE email = ? AND at > ?", (email, since)
+        )
+        return int(row["n"]) if row else 0
+
+    async def record_login_failure(self, email: str, at: int, forget_before: int) -> None:
+        def work(tx: Tx) -> None:
+            tx.execute("DELETE FROM login_failures WHERE email = ? AND at <= ?", (email, forget_before))
+            tx.execute("INSERT INTO login_failures (email, at) VALUES (?, ?)", (email, at))
+
+        await self.db.write(work)
+
     async def by_id(self, agent_id: str) -> AgentRecord | None:
         row = await self.db.fetchone("SELECT * FROM agents WHERE id = ?", (agent_id,))
         return _record(row) if row else None

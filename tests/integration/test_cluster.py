@@ -205,3 +205,16 @@ async def test_a_process_starting_tells_customers_nothing(cluster: Cluster) -> N
         assert len([f for f in shopper.frames if f["type"] == "presence"]) == 1
     finally:
         third.stop()
+
+
+async def test_password_guessing_is_counted_across_processes(cluster: Cluster) -> None:
+    # A guesser spreading tries over the processes gets 10 per e-mail per window in all, not 10 each.
+    async def login(server: ProcessServer, password: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=server.base) as http:
+            return await http.post("/api/v1/session", json={"email": "admin@example.com", "password": password})
+
+    for n in range(10):
+        assert (await login(cluster.a if n % 2 else cluster.b, "guess")).status_code == 401
+    for server in (cluster.a, cluster.b):
+        refused = await login(server, "admin-pass-1")
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
