@@ -30,8 +30,6 @@ class SessionOut(msgspec.Struct):
     agent: AgentOut
 
 
-
-
 @endpoint(
     "POST",
     "/api/v1/session",

@@ -62,7 +62,7 @@ class AgentStore:
 
     async def record_login_failure(self, email: str, at: int, forget_before: int) -> None:
         def work(tx: Tx) -> None:
-            tx.execute("DELETE FROM login_failures WHERE email = ? AND at <= ?", (email, forget_before))
+            tx.execute("DELETE FROM login_failures WHERE at <= ?", (forget_before,))
             tx.execute("INSERT INTO login_failures (email, at) VALUES (?, ?)", (email, at))
 
         await self.db.write(work)

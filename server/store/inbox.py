@@ -66,6 +66,8 @@ class Appended(NamedTuple):
     customer_ids: list[str]  # whose drafts were stored, once per stored draft, in batch order
     seqs: list[int]  # the seq each of those was stored with, in the same order
     drafts: list[Draft]  # and the draft itself
+
+
 _WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.dedupe_key = ? ORDER BY n.customer_id"
 
 
