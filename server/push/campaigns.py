@@ -283,7 +283,7 @@ class CampaignService(CustomerActivity):
 
     async def _validate(self, body: CampaignIn) -> None:
         for field, source in (("title", body.title), ("body", body.body)):
-            templates.check(source, field=field, with_voucher=body.voucher is not None)
+            await templates.check(source, field=field, with_voucher=body.voucher is not None)
         await self._audience_sql(body.audience)
         if body.voucher is not None and body.voucher.kind == "percent" and body.voucher.amount > 100:
             raise Problem(ErrorCode.INVALID_REQUEST, "a percentage voucher is at most 100")

@@ -200,7 +200,7 @@ class ReminderService:
     async def create(self, external_id: str, body: ReminderIn) -> ReminderOut:
         customer = await self._customer(external_id)
         for field, source in (("title", body.title), ("body", body.body)):
-            templates.check(
+            await templates.check(
                 source,
                 field=field,
                 with_voucher=False,

@@ -8,22 +8,189 @@ campaign that passed the check does not fail half-way through its audience.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
 import functools
 import json
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateRuntimeError
+from jinja2.filters import FILTERS
+from jinja2.runtime import LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from server.errors import Problem
 from server.protocol import ErrorCode
 from server.store.db import Row
 
-# autoescape off: the output is text, rendered by the widget with textContent, never as HTML.
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 ALLOWED = frozenset({"customer", "voucher", "campaign"})
 MAX_OUTPUT = 4000
+
+# What one render may cost. A template is a program a marketer (or a stolen marketer account)
+# writes and the server runs once per recipient: without bounds, two nested loops froze every
+# socket for seconds and `"a" * 10**8` took 100 MB. Loop steps, calls and operators each count
+# one step; the clock is read every few steps; anything that would build a string, list or
+# number bigger than the raw-output bound is refused before it is built.
+MAX_STEPS = 20_000
+MAX_SECONDS = 0.05
+MAX_RAW_OUTPUT = 65_536
+_MAX_INT_BITS = 4_096
+_MAX_RANGE = 10_000
+
+
+class TemplateTooCostly(TemplateRuntimeError):
+    """A render went past its budget of steps, time or size."""
+
+
+class _Budget:
+    __slots__ = ("deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TemplateTooCostly(f"more than {MAX_STEPS} steps (loops, calls, operators)")
+        if self.steps & 0xFF == 0 and time.monotonic() > self.deadline:
+            raise TemplateTooCostly(f"took longer than {int(MAX_SECONDS * 1000)} ms")
+
+
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("template_budget", default=None)
+
+
+def _tick() -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.tick()
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str | list | tuple):
+        return len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value.bit_length() // 8
+    return 0
+
+
+def _bounded(result_size: int, what: str) -> None:
+    if result_size > MAX_RAW_OUTPUT:
+        raise TemplateTooCostly(f"{what} would be longer than {MAX_RAW_OUTPUT}")
+
+
+def _counted(items: Iterable[Any]) -> Iterator[Any]:
+    for item in items:
+        _tick()
+        yield item
+
+
+def _range(*args: int) -> Iterator[int]:
+    numbers = range(*args)
+    if len(numbers) > _MAX_RANGE:
+        raise TemplateTooCostly(f"range longer than {_MAX_RANGE}")
+    return _counted(numbers)
+
+
+def _concat(parts: list[Any]) -> str:
+    texts = [str(p) for p in parts]
+    _bounded(sum(map(len, texts)), "joined text")
+    return "".join(texts)
+
+
+def _join(value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
+    if attribute is not None:
+        raise SecurityError("join by attribute is not available in templates")
+    items = [str(v) for v in _counted(value)]
+    _bounded(sum(map(len, items)) + len(str(d)) * max(0, len(items) - 1), "joined text")
+    return str(d).join(items)
+
+
+def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
+    text, old, new = str(value), str(old), str(new)
+    hits = text.count(old) if old else len(text) + 1
+    if count is not None and count >= 0:
+        hits = min(hits, count)
+    _bounded(len(text) + hits * len(new), "replaced text")
+    return text.replace(old, new, -1 if count is None else count)
+
+
+# Filters whose output is no bigger than their input (or bounded above); the others (center,
+# indent, format, wordwrap, lipsum...) can be asked for gigabytes by their arguments.
+_FILTERS: dict[str, Callable[..., Any]] = {
+    name: FILTERS[name]
+    for name in (
+        "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "int",
+        "items", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "reverse",
+        "round", "select", "selectattr", "sort", "string", "striptags", "sum", "title", "tojson", "trim",
+        "truncate", "unique", "upper", "urlencode", "wordcount",
+    )
+} | {"join": _join, "replace": _replace, "_rapport_concat": _concat, "_rapport_counted": _counted}
+
+# Methods a template may call on its values: reading ones, whose result is no bigger than the value.
+_METHODS = frozenset(
+    {
+        "upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip", "startswith", "endswith",
+        "split", "get", "items", "keys", "values",
+    }
+)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _tick()
+        if operator == "%" and isinstance(left, str):
+            raise SecurityError("%-formatting is not available in templates; use filters")
+        if operator == "**":
+            if not isinstance(right, int) or right > 64 or _size(left) * max(right, 1) > _MAX_INT_BITS // 8:
+                raise TemplateTooCostly("power too large")
+        elif operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                    _bounded(len(seq) * max(n, 0), "repeated text")
+            if isinstance(left, int) and isinstance(right, int) and (_size(left) + _size(right)) * 8 > _MAX_INT_BITS:
+                raise TemplateTooCostly("number too large")
+        elif operator == "+":
+            _bounded(_size(left) + _size(right), "sum")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _tick()
+        bound_to = getattr(__obj, "__self__", None)
+        allowed = (
+            __obj in (_range, dict)
+            or isinstance(__obj, Macro | LoopContext)
+            or (bound_to is not None and not isinstance(bound_to, type) and __obj.__name__ in _METHODS)
+        )
+        if not allowed:
+            raise SecurityError(f"calling {getattr(__obj, '__name__', type(__obj).__name__)!r} is not allowed")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+# autoescape off: the output is text, rendered by the widget with textContent, never as HTML.
+_env = _Sandbox(undefined=StrictUndefined, autoescape=False)
+_env.filters = _FILTERS
+_env.globals = {"range": _range, "dict": dict}
+
+
+class _Metered(NodeTransformer):
+    """Every loop steps through the budget, and every `~` goes through the bounded concatenation."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, "_rapport_counted", [], [], None, None)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return nodes.Filter(nodes.List(node.nodes), "_rapport_concat", [], [], None, None)
 
 
 def _sample() -> dict[str, Any]:
@@ -52,7 +219,7 @@ def _sample() -> dict[str, Any]:
     }
 
 
-def check(
+async def check(
     source: str,
     *,
     field: str,
@@ -60,12 +227,19 @@ def check(
     allowed: frozenset[str] = ALLOWED,
     allowed_note: str = "use customer, voucher, campaign",
 ) -> None:
-    """Raise Problem(invalid_request) naming the field if the template cannot render.
+    """Raise Problem(invalid_request) naming the field if the template cannot render, or costs
+    more than a render may (steps, time, size).
 
     `with_voucher`: whether the campaign gives vouchers; without, `voucher` is empty.
     `allowed`: the variables this kind of message offers (reminders: `customer` only), named in
     `allowed_note` when a template uses another.
+
+    Runs in a worker thread: even a bounded render must not hold the event loop.
     """
+    await asyncio.to_thread(_check, source, field, with_voucher, allowed, allowed_note)
+
+
+def _check(source: str, field: str, with_voucher: bool, allowed: frozenset[str], allowed_note: str) -> None:
     try:
         parsed = _env.parse(source)
     except TemplateError as exc:
@@ -87,20 +261,36 @@ def check(
 @functools.lru_cache(maxsize=256)
 def _compiled(source: str) -> Template:
     # Compiling is ~50x the cost of rendering: a broadcast renders one template per customer.
-    return _env.from_string(source)
+    tree = _Metered().visit(_env.parse(source))
+    return _env.template_class.from_code(_env, _env.compile(tree), _env.make_globals(None), None)
 
 
 def render(source: str, context: dict[str, Any], *, field: str) -> str:
+    """The text for one recipient, stripped and cut at MAX_OUTPUT; Problem(invalid_request) if
+    it cannot render or goes past its budget (steps, MAX_SECONDS, MAX_RAW_OUTPUT)."""
     if "{" not in source:
         # No tag, variable or comment can start: the output is the text itself. A broadcast's
         # static body then costs nothing per recipient (Jinja's context setup is ~10 us each).
         # Newlines normalised as Jinja's lexer does.
         return source.replace("\r\n", "\n").replace("\r", "\n").strip()[:MAX_OUTPUT]
+    token = _budget.set(_Budget())
     try:
-        text = _compiled(source).render(context)
-    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        pieces: list[str] = []
+        produced = 0
+        for piece in _compiled(source).generate(context):
+            produced += len(piece)
+            _bounded(produced, "output")
+            _tick()
+            pieces.append(piece)
+    except TemplateTooCostly as exc:
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template too costly: {exc.message}") from None
+    except RecursionError:
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template too costly: recursion too deep") from None
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {exc}") from None
-    return text.strip()[:MAX_OUTPUT]
+    finally:
+        _budget.reset(token)
+    return "".join(pieces).strip()[:MAX_OUTPUT]
 
 
 def _date(ms: int | None) -> str | None:
