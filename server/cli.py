@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 import time
@@ -20,13 +21,28 @@ from server.store import Database
 from server.store.agents import AgentStore
 from server.store.api_keys import SCOPES, ApiKeyStore
 from server.store.customers import CustomerAttributesStore
+from server.ws.transport import lean_path_refused
+
+log = logging.getLogger("rapport.cli")
 
 
 def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
-    """The WebSocket choices that keep connections lean and safe, in one place (Procfile too)."""
+    """The WebSocket choices that keep connections lean and safe, in one place (Procfile too).
+
+    The lean protocol (ws/transport.py: uvicorn's websockets-sansio protocol with the short route
+    to the sessions, lean state and direct writes for the hub) only if RAPPORT_LEAN_WEBSOCKETS is
+    on and the installed uvicorn has what it relies on; otherwise uvicorn's own websockets-sansio
+    protocol, and one warning that says why.
+    """
+    refused = "RAPPORT_LEAN_WEBSOCKETS is off" if not settings.lean_websockets else lean_path_refused()
+    if refused is not None:
+        log.warning(
+            "WebSockets run on uvicorn's own protocol, without the lean path (%s): about twice the memory"
+            " per idle connection, and no direct writes",
+            refused,
+        )
     return {
-        # uvicorn's websockets-sansio protocol, plus direct writes for the hub (ws/transport.py).
-        "ws": "server.ws.transport:DirectWebSocketProtocol",
+        "ws": "websockets-sansio" if refused is not None else "server.ws.transport:DirectWebSocketProtocol",
         "ws_max_size": settings.max_frame_bytes,
         # Browsers always offer permessage-deflate; accepting it costs ~40-100 KB per connection.
         "ws_per_message_deflate": False,
