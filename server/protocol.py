@@ -18,7 +18,6 @@ import msgspec
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text = Annotated[str, msgspec.Meta(max_length=65536)]
-ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
@@ -78,13 +77,15 @@ class Frame(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, tag_
 
 
 class Identity(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """A logged-in shop customer, vouched for by the shop's back end (JWT or HMAC of user_id)."""
+    """A logged-in shop customer, vouched for by the shop's back end (JWT or HMAC of user_id).
+
+    Name and e-mail are not accepted here: a browser can say anything. They come from the
+    shop, through the customers API or as `name` and `email` claims of the signed JWT.
+    """
 
     user_id: Id
     token: Token | None = None
     user_hash: Annotated[str, msgspec.Meta(max_length=128)] | None = None
-    name: ShortText | None = None
-    email: ShortText | None = None
 
 
 class Hello(Frame, tag="hello"):
@@ -387,30 +388,34 @@ def decode_client_frame(raw: str | bytes) -> ClientFrame:
         frame: ClientFrame = _client_decoder.decode(raw)
         return frame
     except msgspec.ValidationError as exc:
-        detail = str(exc)
-        # Distinguish "I don't know this frame" from "this frame is malformed": the first is a
-        # client/server version mismatch and deserves its own code.
-        if "Invalid value" in detail and "$.type" in detail:
-            return _raise(ErrorCode.UNKNOWN_TYPE, f"unknown frame type; known: {', '.join(sorted(_TYPES))}")
-        if "Object missing required field `type`" in detail and "$." not in detail.replace("- at `$`", ""):
-            return _raise(ErrorCode.INVALID_FRAME, "frame has no `type`")
-        return _raise(ErrorCode.INVALID_FRAME, detail, _client_id_of(raw))
+        return _refuse(raw, str(exc))
     except msgspec.DecodeError:
         return _raise(ErrorCode.BAD_JSON, "frame is not valid JSON")
 
 
-def _raise(code: ErrorCode, message: str, client_id: str | None = None) -> ClientFrame:
-    raise FrameError(code, message, client_id)
-
-
-def _client_id_of(raw: str | bytes) -> str | None:
-    """Best effort: echo the client's id in the error so it can match it to its pending frame."""
+def _refuse(raw: str | bytes, detail: str) -> ClientFrame:
+    """Why a frame failed validation, from what it holds: decoded again, generically, only on this
+    error path. msgspec's `detail` is passed on to the client as the human message, never read."""
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    cid = obj.get("client_id") if isinstance(obj, dict) else None
-    return cid if isinstance(cid, str) and len(cid) <= 64 else None
+    except msgspec.DecodeError:  # validation failed before the parser met the broken JSON further on
+        return _raise(ErrorCode.BAD_JSON, "frame is not valid JSON")
+    if not isinstance(obj, dict):
+        return _raise(ErrorCode.INVALID_FRAME, detail)
+    if "type" not in obj:
+        return _raise(ErrorCode.INVALID_FRAME, "frame has no `type`")
+    kind = obj["type"]
+    # Distinguish "I don't know this frame" from "this frame is malformed": the first is a
+    # client/server version mismatch and deserves its own code.
+    if isinstance(kind, str) and kind not in _TYPES:
+        return _raise(ErrorCode.UNKNOWN_TYPE, f"unknown frame type; known: {', '.join(sorted(_TYPES))}")
+    cid = obj.get("client_id")
+    # Echo the client's id, so it can match the error to its pending frame.
+    return _raise(ErrorCode.INVALID_FRAME, detail, cid if isinstance(cid, str) and len(cid) <= 64 else None)
+
+
+def _raise(code: ErrorCode, message: str, client_id: str | None = None) -> ClientFrame:
+    raise FrameError(code, message, client_id)
 
 
 def encode(value: Any) -> bytes:
