@@ -17,6 +17,16 @@ from server.store.agents import AgentStore
 log = logging.getLogger("rapport.presence")
 
 
+class _AnyFrame(msgspec.Struct):
+    """Only the tag of a frame; its other fields are skipped, not decoded."""
+
+    type: str
+
+
+_any_frame = msgspec.json.Decoder(_AnyFrame)
+_presence = msgspec.json.Decoder(Presence)
+
+
 class PresenceService:
     """Typing and presence are ephemeral: a lost presence frame is corrected by the next one.
 
@@ -43,14 +53,15 @@ class PresenceService:
 
         Remembered, so this process's next heartbeat does not announce the same change again
         (each announcement reaches every customer on every process). The channel carries the
-        queue too: only presence frames are read (our encoder writes the tag first).
+        queue too: a frame's `type` is read first (a cheap pass that skips the rest), and only a
+        presence frame is decoded in full.
         """
-        if not frame.startswith('{"type":"presence"'):
-            return
         try:
-            announced = msgspec.json.decode(frame, type=Presence)
-        except msgspec.DecodeError:
-            log.error("malformed presence frame %r", frame[:200])
+            if _any_frame.decode(frame).type != "presence":
+                return
+            announced = _presence.decode(frame)
+        except msgspec.DecodeError:  # ValidationError included: nothing else writes on this channel
+            log.error("malformed frame on the agents' channel %r", frame[:200])
             return
         if announced.agents is not None:
             self._last = announced.agents
