@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -89,6 +90,10 @@ class Server:
 class LiveServer(Server):
     """uvicorn serving create_app(settings) in the test's event loop; node is reachable."""
 
+    # How many have been started in this session: a test that started one has every ERROR it
+    # logged checked (conftest.py), whether it used a fixture or called LiveServer itself.
+    starts: ClassVar[int] = 0
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
@@ -97,10 +102,18 @@ class LiveServer(Server):
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> LiveServer:
+        # log_config=None: uvicorn's own loggers propagate to the root logger, so what uvicorn
+        # logs (an exception escaping the app) reaches pytest's capture and the ERROR check;
+        # its default config would print it to stderr only, where no test looks.
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", log_config=None,
             **uvicorn_config_kwargs(self.settings),  # type: ignore[arg-type]
         )
+        # A server started with uvicorn's default config in this process (another test) turned
+        # propagation off for good; turn it back on.
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.asgi"):
+            logging.getLogger(name).propagate = True
+        LiveServer.starts += 1
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         for _ in range(500):
