@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +37,9 @@ class Side:
         self.role = role
         self.client: WsClient | None = None
         self.seen: dict[int, dict[str, object]] = {}
+        # How many times each seq arrived: `seen` keeps one frame per seq, so on its own it
+        # could not tell a frame delivered twice (say, replayed after the restart) from once.
+        self.deliveries: Counter[int] = Counter()
         self.pending: dict[str, str] = {}
         self.token: str | None = None
         self.conv: str | None = None
@@ -72,6 +76,7 @@ class Side:
             for frame in await self.client.quiet(seconds):
                 if frame["type"] == "event":
                     self.seen[frame["seq"]] = frame
+                    self.deliveries[frame["seq"]] += 1
                     self.conv = self.conv or str(frame["conversation_id"])
                 elif frame["type"] == "ack":
                     self.pending.pop(frame["client_id"], None)
@@ -119,6 +124,9 @@ async def test_killed_and_restarted_mid_conversation_loses_and_doubles_nothing(
         assert [t for t in texts if t.startswith("shopper")] == expected_shopper
         assert [t for t in texts if t.startswith("agent")] == expected_agent
         assert sorted(side.seen) == list(range(1, max(side.seen) + 1)), "every seq exactly once, no hole"
+        doubled = {seq: n for seq, n in side.deliveries.items() if n != 1}
+        assert not doubled, f"{side.role} got these seqs more than once: {doubled}"
+        assert sorted(side.deliveries) == sorted(side.seen)
     # The store agrees: each message exactly once.
     with sqlite3.connect(process_server.settings.database_path) as db:
         rows = db.execute("SELECT text FROM events WHERE kind = 'message' ORDER BY seq").fetchall()
