@@ -9,12 +9,14 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from server.api.edge import problem_response
+from server.api.headers import SecurityHeaders
 from server.api.endpoint import routes as endpoint_routes
 from server.errors import Problem
 from server.node import Node
@@ -79,8 +81,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
         exception_handlers={Problem: problem, HTTPException: http_error, Exception: server_error},
     )
+    # A redirect to the path with or without its trailing slash would be built from the Host
+    # header, which the client chooses (a redirect to anywhere): a wrong path is a 404 instead.
+    app.router.redirect_slashes = False
     app.state.node = node
     # Served without the middleware and router by `rapport serve` (ws/transport.py); the routes
     # above stay for any other server.

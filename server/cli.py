@@ -48,6 +48,9 @@ def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ping_interval,
         "ws_ping_timeout": settings.ping_timeout,
+        # A deadline for every request's head, the same as for an idle kept-alive connection.
+        "http": "server.http_transport:HeadDeadlineProtocol",
+        "timeout_keep_alive": settings.http_idle_timeout,
         "timeout_graceful_shutdown": 10,
     }
 

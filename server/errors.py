@@ -9,6 +9,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNKNOWN_TYPE: 400,
     ErrorCode.INVALID_FRAME: 422,
     ErrorCode.INVALID_REQUEST: 422,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.TOO_LONG: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.HELLO_REQUIRED: 400,

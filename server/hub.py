@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from server import streams
 from server.broker import Broker
+from server.protocol import CloseCode
 from server.settings import Settings
 
 log = logging.getLogger("rapport.hub")
@@ -77,6 +78,9 @@ class Peer(abc.ABC):
         self.cursors: dict[str, Cursor] = {}
         self.channels: set[str] = set()
         self.closed = False
+        # What `x:` envelopes name to end this peer: an agent's console session id, "visitor"
+        # for an anonymous shopper; None: no session ends it.
+        self.session: str | None = None
 
     @abc.abstractmethod
     def send(self, frame: str) -> None:
@@ -85,6 +89,15 @@ class Peer(abc.ABC):
     @abc.abstractmethod
     async def send_paced(self, frame: str) -> None:
         """Queue a frame, waiting for room: replays go at the pace the client reads."""
+
+    @abc.abstractmethod
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the connection; frames already queued may be dropped."""
+
+    def keeps_access(self, frame: str) -> bool:
+        """After an access change (`frame`: the conversation's new summary), may this peer go on
+        following the conversation? Peers that decide per actor override this."""
+        return True
 
 
 class Hub:
@@ -240,6 +253,18 @@ class Hub:
         elif kind in ("g", "r"):
             for peer in list(members):
                 self._spawn(self._regrant(peer, kind == "g", arg, frame))
+        elif kind == "a":
+            # Who may read the conversation changed (assigned, transferred): followers who no
+            # longer may, leave it now, whichever process they are on (an agent who looked at it
+            # while it waited must not go on receiving its messages and notes).
+            for peer in list(members):
+                if not peer.keeps_access(frame):
+                    self._spawn(self._regrant(peer, False, streams.conversation_of(channel) or "", frame))
+        elif kind == "x":
+            for peer in list(members):
+                if arg == "*" or (peer.session is not None and peer.session == arg):
+                    peer.send(frame)
+                    peer.close_soon(CloseCode.SESSION_ENDED, "session ended")
 
     def _deliver_item(self, channel: str, members: set[Peer], seq: int, private: bool, frame: str) -> None:
         for peer in list(members):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 
 from server import streams
+from server.auth.accounts import AgentAccounts
+from server.auth.api_keys import ShopKeys
 from server.auth.identity import VisitorTokens
+from server.auth.login import LoginService
 from server.auth.passwords import Passwords
-from server.auth.sessions import AgentSessions, LoginThrottle
+from server.auth.sessions import AgentSessions
 from server.broker import Broker, create_broker
 from server.chat.presence import PresenceService
 from server.chat.service import ChatService
 from server.chat.stream import ConversationStream
+from server.chat.visitors import Visitors
 from server.collector import Collector
 from server.hub import Hub
 from server.ids import new_id
@@ -31,7 +34,9 @@ from server.store.conversations import ConversationStore
 from server.store.customers import CustomerAttributesStore, CustomerStore
 from server.store.inbox import InboxStore
 from server.store.reminders import ReminderStore
+from server.store.sessions import SessionStore
 from server.store.vouchers import VoucherStore
+from server.ws.limits import Limits
 
 log = logging.getLogger("rapport")
 
@@ -56,7 +61,13 @@ class Node:
         self.reminders = ReminderService(ReminderStore(self.db), self.customer_attributes, self.inbox)
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
-        self.login_throttle = LoginThrottle(self.agents)
+        self.shop_keys = ShopKeys(self.api_keys)
+        self.limits = Limits(
+            frames_per_second=settings.rate_per_second,
+            frame_burst=settings.rate_burst,
+            connects_per_minute=settings.visitor_connects_per_minute,
+            pause=settings.rate_limit_pause,
+        )
         self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
         self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)
@@ -65,7 +76,10 @@ class Node:
         self.campaigns: CampaignService
         self.activity: CustomerActivity
         self.visitor_tokens: VisitorTokens
+        self.visitors: Visitors
         self.sessions: AgentSessions
+        self.logins: LoginService
+        self.accounts: AgentAccounts
         self.shop_secret = ""
 
     async def open(self) -> None:
@@ -73,8 +87,12 @@ class Node:
         secret_keys = await self._secret_list("secret_key", self.settings.secret_key)
         self.shop_secret = (await self._secret_list("shop_secret", self.settings.shop_secret))[0]
         self.visitor_tokens = VisitorTokens(secret_keys, self.settings.visitor_token_max_age)
-        self.sessions = AgentSessions(secret_keys, self.settings.session_max_age)
-        await self._first_admin()
+        self.visitors = Visitors(self.customers, self.visitor_tokens, self.broker, self.settings, self.shop_secret)
+        sessions_store = SessionStore(self.db)
+        self.sessions = AgentSessions(sessions_store, self.broker, secret_keys, self.settings.session_max_age)
+        self.logins = LoginService(self.agents, sessions_store, self.passwords, self.sessions, self.settings)
+        self.accounts = AgentAccounts(self.agents, self.passwords, self.sessions, self.settings)
+        await self.accounts.ensure_first_admin()
         self.hub = Hub(
             self.broker,
             {
@@ -121,21 +139,3 @@ class Node:
         stored = await self.db.get_meta(name)
         assert stored is not None  # noqa: S101 - written just above
         return [stored]
-
-    async def _first_admin(self) -> None:
-        if await self.agents.count() > 0:
-            return
-        password = self.settings.admin_password or secrets.token_urlsafe(12)
-        try:
-            await self.agents.create(
-                email=self.settings.admin_email,
-                name="Admin",
-                role="admin",
-                password_hash=await self.passwords.hash(password),
-                max_concurrent=self.settings.agent_max_concurrent,
-            )
-        except sqlite3.IntegrityError:
-            return  # another process created it first
-        if not self.settings.admin_password:
-            # Printed once, on the first start only: there is no other copy of it.
-            print(f"rapport: first admin {self.settings.admin_email} / password {password}", flush=True)

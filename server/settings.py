@@ -53,6 +53,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scheduler_interval: Seconds = 1.0
     gc_full_interval: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     lean_websockets: bool = True
+    login_attempts_per_account: Count = 10
+    login_attempts_per_address: Count = 30
+    login_window: Seconds = 300.0
+    http_idle_timeout: Seconds = 10.0
+    customer_token_leeway: Annotated[float, msgspec.Meta(ge=0, le=300)] = 5.0
+    customer_token_max_age: Count = 7 * 86_400
+    max_open_conversations: Count = 3
+    new_conversations_per_visitor: Count = 10
+    new_conversations_per_address: Count = 30
+    new_conversations_per_minute: Count = 300
+    visitor_connects_per_minute: Count = 120
+    rate_limit_pause: Seconds = 10.0
     log_level: str = "info"
 
     @classmethod
@@ -157,6 +169,52 @@ DOCS: dict[str, tuple[str, str]] = {
         "`rapport serve` runs WebSockets on uvicorn's protocol made lean (about half the memory per idle"
         " connection, direct writes from the hub) if the installed uvicorn has what that relies on (checked at"
         " start), else on uvicorn's own with a warning; false: always on uvicorn's own.",
+    ),
+    "login_attempts_per_account": (
+        "RAPPORT_LOGIN_ATTEMPTS_PER_ACCOUNT",
+        "Failed console logins per account within the login window, from devices the agent has not logged in"
+        " from before (a device they have has a limit of its own, so guessing cannot lock them out).",
+    ),
+    "login_attempts_per_address": (
+        "RAPPORT_LOGIN_ATTEMPTS_PER_ADDRESS",
+        "Failed console logins per client address within the login window, whatever the account.",
+    ),
+    "login_window": ("RAPPORT_LOGIN_WINDOW", "Seconds over which failed logins are counted."),
+    "http_idle_timeout": (
+        "RAPPORT_HTTP_IDLE_TIMEOUT",
+        "Seconds a client has to send a request's head, and a kept-alive connection may stay idle.",
+    ),
+    "customer_token_leeway": (
+        "RAPPORT_CUSTOMER_TOKEN_LEEWAY",
+        "Seconds of clock difference allowed when checking the expiry of a shop-signed customer JWT.",
+    ),
+    "customer_token_max_age": (
+        "RAPPORT_CUSTOMER_TOKEN_MAX_AGE",
+        "Longest lifetime a shop-signed customer JWT may claim (its exp from now); longer ones are refused.",
+    ),
+    "max_open_conversations": (
+        "RAPPORT_MAX_OPEN_CONVERSATIONS",
+        "Conversations one customer may have open (waiting or assigned) at once.",
+    ),
+    "new_conversations_per_visitor": (
+        "RAPPORT_NEW_CONVERSATIONS_PER_VISITOR",
+        "New conversations one customer may start in an hour.",
+    ),
+    "new_conversations_per_address": (
+        "RAPPORT_NEW_CONVERSATIONS_PER_ADDRESS",
+        "New conversations one client address may start in ten minutes (several shoppers may share one).",
+    ),
+    "new_conversations_per_minute": (
+        "RAPPORT_NEW_CONVERSATIONS_PER_MINUTE",
+        "New conversations the whole shop accepts in a minute; beyond it shoppers are asked to try again.",
+    ),
+    "visitor_connects_per_minute": (
+        "RAPPORT_VISITOR_CONNECTS_PER_MINUTE",
+        "Widget connections one client address may open in a minute, per server process.",
+    ),
+    "rate_limit_pause": (
+        "RAPPORT_RATE_LIMIT_PAUSE",
+        "Seconds a client closed for sending too fast (4002) is refused when it reconnects.",
     ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
 }

@@ -5,6 +5,10 @@ An envelope is `kind:arg:frame-json`, built once by the publisher and parsed onc
   f::<frame>                  an ephemeral frame (typing, presence, queue) for every member
   g:<conversation_id>:<frame> grant: members join that conversation's stream, then get the frame
   r:<conversation_id>:<frame> revoke: members leave that conversation's stream, then get the frame
+  a::<frame>                  access changed (on a conversation's channel; the frame is its new
+                              summary): members no longer allowed to read it leave, then get the frame
+  x:<session>:<frame>         end of a session: members of that session (`*`: all) get the frame
+                              and are closed
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ CUSTOMERS = "customers"
 # Campaign hints for every process: "campaign X started", delivered to locally connected customers.
 CAMPAIGNS = "campaigns"
 
-EnvelopeKind = Literal["e", "f", "g", "r"]
+EnvelopeKind = Literal["e", "f", "g", "r", "a", "x"]
 
 
 def conversation(conversation_id: str) -> str:
@@ -53,6 +57,14 @@ def grant_envelope(conversation_id: str, frame: bytes) -> bytes:
 
 def revoke_envelope(conversation_id: str, frame: bytes) -> bytes:
     return b"r:" + conversation_id.encode() + b":" + frame
+
+
+def access_envelope(frame: bytes) -> bytes:
+    return b"a::" + frame
+
+
+def end_envelope(session: str, frame: bytes) -> bytes:
+    return b"x:" + session.encode() + b":" + frame
 
 
 def parse(data: bytes) -> tuple[str, str, str]:

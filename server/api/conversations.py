@@ -32,7 +32,7 @@ class Transcript(msgspec.Struct):
 async def list_conversations(call: Call) -> ConversationList:
     assert call.actor is not None  # noqa: S101
     mine = await call.node.chat.conversations_of(call.actor)
-    waiting = await call.node.conversations.waiting()
+    waiting = await call.node.chat.waiting()
     return ConversationList(conversations=[*mine, *waiting])
 
 

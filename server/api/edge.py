@@ -1,25 +1,34 @@
-"""The HTTP edge: body and query validation, JSON and RFC 9457 problem responses, who is calling."""
+"""The HTTP edge: who is calling, the CSRF rule, bodies read within their limit, JSON and RFC 9457 problem responses."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth.identity import IdentityError, verify_customer_token
+from server.auth.api_keys import bearer_of
+from server.auth.origins import origin_allowed
 from server.auth.sessions import COOKIE
 from server.chat.access import Actor
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode, encode
+from server.store.sessions import ActiveSession
 
 MAX_BODY_BYTES = 1 << 20
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def node_of(request: Request) -> Node:
     node: Node = request.app.state.node
     return node
+
+
+def address_of(request: Request) -> str:
+    """The client's address (after uvicorn's proxy-headers rewrite, as configured)."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -39,56 +48,80 @@ def problem_response(problem: Problem, status: int | None = None) -> Response:
     return Response(encode(body), status_code=status, media_type="application/problem+json")
 
 
-def same_origin(request: Request) -> None:
-    """Cookie-authenticated writes must come from our own pages (CSRF), SameSite=Lax aside."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/") != f"{request.url.scheme}://{request.headers.get('host', '')}":
-        public = node_of(request).settings.public_url
-        if not public or origin.rstrip("/") != public.rstrip("/"):
-            raise Problem(ErrorCode.FORBIDDEN, "cross-site request refused")
+def bearer(request: Request) -> str | None:
+    return bearer_of(request.headers.get("authorization", ""))
 
 
-async def agent_of(request: Request, *roles: str) -> Actor:
-    node = node_of(request)
-    session = node.sessions.read(request.cookies.get(COOKIE))
-    agent = await node.agents.by_id(session[0]) if session else None
-    if session is None or agent is None or agent.disabled or agent.session_version != session[1]:
+def refuse_cross_site(request: Request) -> None:
+    """The CSRF rule, one for every route: a request that changes something and is not
+    authenticated by a bearer token (so the browser may have sent our cookie on its own) must
+    come from our own pages. A bearer token cannot be added by another site's page without a
+    CORS preflight, which this server never answers.
+    """
+    if request.method in _SAFE_METHODS or bearer(request) is not None:
+        return
+    if not origin_allowed(request.headers, node_of(request).settings.public_url):
+        raise Problem(ErrorCode.FORBIDDEN, "cross-site request refused")
+
+
+async def session_of(request: Request) -> ActiveSession | None:
+    return await node_of(request).sessions.authenticate(request.cookies.get(COOKIE))
+
+
+async def agent_of(request: Request, *roles: str) -> tuple[Actor, ActiveSession]:
+    session = await session_of(request)
+    if session is None:
         raise Problem(ErrorCode.UNAUTHORIZED, "log in first")
+    agent = session.agent
     if roles and agent.role not in roles:
         raise Problem(ErrorCode.FORBIDDEN, f"needs role {' or '.join(roles)}")
-    return Actor(type="agent", id=agent.id, name=agent.name, role=agent.role)
+    return Actor(type="agent", id=agent.id, name=agent.name, role=agent.role), session
 
 
 async def api_key_of(request: Request, scope: str) -> Actor:
     """The shop's back end, by `Authorization: Bearer rk_…`, holding `scope` (or "*")."""
-    auth = request.headers.get("authorization", "")
-    key = await node_of(request).api_keys.verify(auth[7:].strip()) if auth.lower().startswith("bearer ") else None
-    if key is None:
+    token = bearer(request)
+    if token is None:
         raise Problem(ErrorCode.UNAUTHORIZED, "unknown or revoked API key")
-    if scope not in key.scopes and "*" not in key.scopes:
-        raise Problem(ErrorCode.FORBIDDEN, f"this API key lacks the `{scope}` scope")
-    return Actor(type="shop", id=key.id, name=key.name)
+    return await node_of(request).shop_keys.authenticate(token, scope)
 
 
-async def caller_of(request: Request) -> Actor:
+async def caller_of(request: Request) -> tuple[Actor, ActiveSession | None]:
     """An agent (session cookie) or a customer (`Authorization: Bearer` visitor token or shop JWT)."""
-    auth = request.headers.get("authorization", "")
-    if not auth.lower().startswith("bearer "):
+    token = bearer(request)
+    if token is None:
         return await agent_of(request)
-    token = auth[7:].strip()
-    node = node_of(request)
+    return await node_of(request).visitors.bearer(token), None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (by its Content-Length or while
+    it streams in): an unauthenticated client must not make the server hold a large body."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(ErrorCode.TOO_LONG, f"body larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(ErrorCode.TOO_LONG, f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request, model: Any, limit: int = MAX_BODY_BYTES) -> Any:
+    """A JSON body validated by `model`. The JSON media type is required: it is what a page on
+    another site cannot send without a CORS preflight (text/plain is not)."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise Problem(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+    raw = await read_body(request, limit)
     try:
-        customer_id = node.visitor_tokens.customer_id(token)
-    except IdentityError:
-        customer_id = None
-    if customer_id is not None:
-        record = await node.customers.by_id(customer_id)
-        if record is not None and record.external_id is None:
-            return Actor(type="customer", id=record.id)
-        raise Problem(ErrorCode.UNAUTHORIZED, "visitor token no longer grants access")
-    try:
-        verified = verify_customer_token(token, node.shop_secret)
-    except IdentityError as exc:
-        raise Problem(ErrorCode.UNAUTHORIZED, f"bearer token refused: {exc}") from None
-    record = await node.customers.identify(verified.user_id, name=None, email=None, visitor_id=None)
-    return Actor(type="customer", id=record.id, name=record.name)
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as exc:
+        raise Problem(ErrorCode.INVALID_REQUEST, str(exc)) from None
+    except msgspec.DecodeError:
+        raise Problem(ErrorCode.BAD_JSON, "body is not valid JSON") from None
+    except RecursionError:
+        raise Problem(ErrorCode.INVALID_REQUEST, "body is nested too deeply") from None

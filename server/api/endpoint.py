@@ -17,11 +17,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.api.edge import MAX_BODY_BYTES, agent_of, api_key_of, caller_of, json_response, same_origin
+from server.api.edge import (
+    MAX_BODY_BYTES,
+    agent_of,
+    api_key_of,
+    bearer,
+    caller_of,
+    json_body,
+    json_response,
+    refuse_cross_site,
+)
 from server.chat.access import Actor
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode
+from server.store.sessions import ActiveSession
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +56,8 @@ class Call:
     body: Any
     path: dict[str, str]
     query: dict[str, Any]
+    # The console session, when the caller is an agent authenticated by their cookie.
+    session: ActiveSession | None = None
 
 
 Handler = Callable[[Call], Awaitable[Any]]
@@ -65,7 +77,7 @@ class Endpoint:
     response: Any
     status: int
     query: dict[str, Query]
-    same_origin: bool
+    max_body: int
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -84,7 +96,7 @@ def endpoint(
     response: Any = None,
     status: int = 200,
     query: dict[str, Query] | None = None,
-    same_origin: bool = False,
+    max_body: int = MAX_BODY_BYTES,
 ) -> Callable[[Handler], Handler]:
     """Register a handler. `access`:
 
@@ -92,6 +104,10 @@ def endpoint(
     - "agent": a console session, with one of `roles` if given;
     - "caller": a console session or a customer (visitor token or shop JWT as Bearer);
     - "shop": an API key holding `scope`, or a console session with one of `roles`.
+
+    Whatever the access, a request that changes something without a bearer token must come
+    from our own pages (edge.refuse_cross_site), and a body must be JSON of at most `max_body`
+    bytes.
     """
 
     def register(handler: Handler) -> Handler:
@@ -109,7 +125,7 @@ def endpoint(
                 response,
                 status,
                 query or {},
-                same_origin,
+                max_body,
             )
         )
         return handler
@@ -117,16 +133,16 @@ def endpoint(
     return register
 
 
-async def _authorise(ep: Endpoint, request: Request) -> Actor | None:
+async def _authorise(ep: Endpoint, request: Request) -> tuple[Actor | None, ActiveSession | None]:
     if ep.access == "public":
-        return None
+        return None, None
     if ep.access == "caller":
         return await caller_of(request)
     if ep.access == "agent":
         return await agent_of(request, *ep.roles)
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer rk_"):
-        return await api_key_of(request, ep.scope or "")
+    token = bearer(request)
+    if token is not None and token.startswith("rk_"):
+        return await api_key_of(request, ep.scope or ""), None
     return await agent_of(request, *ep.roles)
 
 
@@ -152,28 +168,13 @@ def _query(ep: Endpoint, request: Request) -> dict[str, Any]:
     return values
 
 
-async def _body(ep: Endpoint, request: Request) -> Any:
-    if ep.body is None:
-        return None
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise Problem(ErrorCode.TOO_LONG, f"body larger than {MAX_BODY_BYTES} bytes")
-    try:
-        return msgspec.json.decode(raw, type=ep.body)
-    except msgspec.ValidationError as exc:
-        raise Problem(ErrorCode.INVALID_REQUEST, str(exc)) from None
-    except msgspec.DecodeError:
-        raise Problem(ErrorCode.BAD_JSON, "body is not valid JSON") from None
-
-
 def _route(ep: Endpoint) -> Route:
     async def handle(request: Request) -> Response:
-        if ep.same_origin:
-            same_origin(request)
-        actor = await _authorise(ep, request)
+        refuse_cross_site(request)
+        actor, session = await _authorise(ep, request)
         query = _query(ep, request)
-        body = await _body(ep, request)
-        call = Call(request, request.app.state.node, actor, body, dict(request.path_params), query)
+        body = None if ep.body is None else await json_body(request, ep.body, ep.max_body)
+        call = Call(request, request.app.state.node, actor, body, dict(request.path_params), query, session)
         result = await ep.handler(call)
         if isinstance(result, Response):
             return result
@@ -246,6 +247,8 @@ def openapi() -> dict[str, Any]:
             if ep.access == "public" and status in (401, 403):
                 continue
             responses[str(status)] = {"description": why, **problem}
+        if ep.body is not None:
+            responses["415"] = {"description": "not application/json", **problem}
         operation: dict[str, Any] = {
             "summary": ep.summary,
             "tags": [ep.tag],

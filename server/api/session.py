@@ -1,4 +1,4 @@
-"""Console login: POST /api/v1/session, GET who am I, DELETE to log out."""
+"""Console login: POST /api/v1/session, GET who am I, DELETE to log out, POST .../password to change it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 import msgspec
 from starlette.responses import Response
 
-from server.api.edge import json_response
+from server.api.edge import address_of, json_response, session_of
 from server.api.endpoint import Call, endpoint
-from server.auth.sessions import COOKIE
-from server.errors import Problem
-from server.protocol import ErrorCode
+from server.auth.accounts import PasswordChange
+from server.auth.sessions import COOKIE, DEVICE_COOKIE, DEVICE_MAX_AGE
+from server.store.agents import AgentRecord
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +28,12 @@ class AgentOut(msgspec.Struct):
 
 class SessionOut(msgspec.Struct):
     agent: AgentOut
+    # When the session ends (Unix ms): the console asks for the password again then.
+    expires_at: int
+
+
+def _out(agent: AgentRecord, expires_at: int) -> SessionOut:
+    return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email), expires_at)
 
 
 @endpoint(
@@ -38,45 +44,58 @@ class SessionOut(msgspec.Struct):
     access="public",
     body=Login,
     response=SessionOut,
-    same_origin=True,
+    max_body=16 * 1024,
 )
 async def login(call: Call) -> Response:
     body: Login = call.body
-    node = call.node
-    key = body.email.lower()
-    throttle = node.login_throttle
-    if await throttle.blocked(key):
-        raise Problem(ErrorCode.RATE_LIMITED, "too many failed logins; wait a few minutes")
-    agent = await node.agents.by_email(body.email)
-    ok = agent is not None and not agent.disabled and await node.passwords.verify(agent.password_hash, body.password)
-    if agent is None or not ok:
-        await throttle.failed(key)
-        raise Problem(ErrorCode.UNAUTHORIZED, "wrong e-mail or password")
-    if node.passwords.needs_rehash(agent.password_hash):
-        await node.agents.set_password_hash(agent.id, await node.passwords.hash(body.password))
-    response = json_response(SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email)))
+    request = call.request
+    done = await call.node.logins.login(
+        body.email, body.password, address=address_of(request), device_cookie=request.cookies.get(DEVICE_COOKIE)
+    )
+    response = json_response(_out(done.session.agent, done.session.expires_at))
+    secure = request.url.scheme == "https"
     response.set_cookie(
-        COOKIE,
-        node.sessions.issue(agent.id, agent.session_version),
-        max_age=node.sessions.max_age,
+        COOKIE, done.cookie, max_age=call.node.sessions.max_age, httponly=True, samesite="lax", secure=secure, path="/"
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        done.device_cookie,
+        max_age=DEVICE_MAX_AGE,
         httponly=True,
-        samesite="lax",
-        secure=call.request.url.scheme == "https",
-        path="/",
+        samesite="strict",
+        secure=secure,
+        path="/api/v1/session",
     )
     return response
 
 
 @endpoint("GET", "/api/v1/session", summary="The agent logged in", tag="session", access="agent", response=SessionOut)
 async def whoami(call: Call) -> SessionOut:
-    assert call.actor is not None  # noqa: S101 - access="agent"
-    agent = await call.node.agents.by_id(call.actor.id)
-    assert agent is not None  # noqa: S101 - just authenticated
-    return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email))
+    assert call.session is not None  # noqa: S101 - access="agent" authenticates a session
+    return _out(call.session.agent, call.session.expires_at)
 
 
-@endpoint("DELETE", "/api/v1/session", summary="Log out", tag="session", access="public", same_origin=True)
+@endpoint(
+    "DELETE", "/api/v1/session", summary="Log out (the session ends on the server)", tag="session", access="public"
+)
 async def logout(call: Call) -> Response:
+    session = await session_of(call.request)
+    if session is not None:
+        await call.node.sessions.end(session)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+@endpoint(
+    "POST",
+    "/api/v1/session/password",
+    summary="Change your password (your other sessions end)",
+    tag="session",
+    access="agent",
+    body=PasswordChange,
+    max_body=16 * 1024,
+)
+async def change_password(call: Call) -> None:
+    assert call.session is not None  # noqa: S101 - access="agent"
+    await call.node.accounts.change_password(call.session, call.body)

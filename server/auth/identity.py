@@ -22,6 +22,9 @@ class VerifiedCustomer(msgspec.Struct, frozen=True):
     # Unix seconds after which the proof no longer holds (JWT exp); None for an HMAC, which the
     # shop cannot revoke: that is why JWT is the recommended form.
     expires_at: float | None
+    # Only what the shop signed (JWT claims `name` and `email`): never what a browser says.
+    name: str | None = None
+    email: str | None = None
 
 
 class VisitorTokens:
@@ -49,24 +52,43 @@ def user_hash(shop_secret: str, user_id: str) -> str:
     return hmac.new(shop_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
-def verify_customer_token(token: str, shop_secret: str, *, leeway: float = 5.0) -> VerifiedCustomer:
-    """A JWT (HS256, `sub` and `exp` required) signed by the shop's back end with the shop secret."""
+def verify_customer_token(
+    token: str, shop_secret: str, *, leeway: float = 5.0, max_age: float = 7 * 86_400
+) -> VerifiedCustomer:
+    """A JWT (HS256, `sub` and a numeric `exp` required, `exp` at most `max_age` ahead) signed by
+    the shop's back end with the shop secret; `name` and `email` claims, if signed, come along.
+
+    `leeway`: seconds of clock difference allowed on `exp` (RAPPORT_CUSTOMER_TOKEN_LEEWAY). A
+    far-future `exp` is refused: a leaked token must not be valid for a century.
+    """
     try:
         claims = jwt.decode(
             token, shop_secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}, leeway=leeway
         )
     except jwt.PyJWTError as exc:
         raise IdentityError(f"customer token refused: {exc}") from exc
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise IdentityError("customer token has no subject")
-    return VerifiedCustomer(user_id=sub, expires_at=float(claims["exp"]) + leeway)
+    sub, exp = claims.get("sub"), claims.get("exp")
+    if not isinstance(sub, str) or not sub or len(sub) > 64:
+        raise IdentityError("customer token has no usable subject")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise IdentityError("customer token's exp must be a number (Unix seconds)")
+    if exp - time.time() > max_age:
+        raise IdentityError(f"customer token lives longer than {int(max_age)} s; sign shorter-lived ones")
+    name, email = claims.get("name"), claims.get("email")
+    return VerifiedCustomer(
+        user_id=sub,
+        expires_at=float(exp) + leeway,
+        name=name[:200] if isinstance(name, str) and name.strip() else None,
+        email=email[:254] if isinstance(email, str) and "@" in email else None,
+    )
 
 
-def verify_customer(identity: Identity, shop_secret: str) -> VerifiedCustomer:
+def verify_customer(
+    identity: Identity, shop_secret: str, *, leeway: float = 5.0, max_age: float = 7 * 86_400
+) -> VerifiedCustomer:
     """Check the shop's proof that this browser belongs to `identity.user_id`."""
     if identity.token is not None:
-        verified = verify_customer_token(identity.token, shop_secret)
+        verified = verify_customer_token(identity.token, shop_secret, leeway=leeway, max_age=max_age)
         if verified.user_id != identity.user_id:
             raise IdentityError("customer token is for another user")
         return verified

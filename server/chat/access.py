@@ -6,7 +6,9 @@ from typing import Literal
 
 import msgspec
 
-from server.protocol import ConversationSummary
+from server.protocol import ConversationSummary, ConversationUpdate
+
+_update = msgspec.json.Decoder(ConversationUpdate)
 
 
 class Actor(msgspec.Struct, frozen=True):
@@ -46,3 +48,12 @@ def can_write(actor: Actor, conversation: ConversationSummary) -> bool:
     if actor.is_admin:
         return True
     return actor.answers_chats and conversation.agent_id == actor.id
+
+
+def may_follow(actor: Actor, update_frame: str) -> bool:
+    """After an access change, given the conversation's new summary (a `conversation` frame)."""
+    try:
+        summary = _update.decode(update_frame).conversation
+    except msgspec.DecodeError:
+        return False  # not ours to read: leave rather than keep a stream nobody vouched for
+    return can_read(actor, summary)

@@ -32,7 +32,9 @@ from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
 from server.store.conversations import ConversationStore
+from server.store.customers import CustomerStore
 from server.store.db import Tx
+from server.store.limits import limited
 
 log = logging.getLogger("rapport.chat")
 
@@ -97,6 +99,10 @@ class ChatService:
         events = [s.event for s in stored if sees_private or not s.private]
         return events, stored[-1].event.seq if more and stored else None
 
+    async def waiting(self) -> list[ConversationSummary]:
+        """The queue, oldest first (every agent may see it)."""
+        return await self._conversations.waiting()
+
     async def conversations_of(self, actor: Actor) -> list[ConversationSummary]:
         if actor.type == "customer":
             return await self._conversations.for_customer(actor.id)
@@ -105,8 +111,16 @@ class ChatService:
     # -------------------------------------------------------------- messages
 
     async def send_message(
-        self, actor: Actor, *, client_id: str, text: str, conversation_id: str | None = None, private: bool = False
+        self,
+        actor: Actor,
+        *,
+        client_id: str,
+        text: str,
+        conversation_id: str | None = None,
+        private: bool = False,
+        address: str | None = None,
     ) -> Ack:
+        """`address`: the client's, for the limit on new conversations per address."""
         text = self._checked_text(text, client_id)
         if private and actor.type != "agent":
             raise Problem(ErrorCode.FORBIDDEN, "only agents write private notes", client_id)
@@ -120,6 +134,8 @@ class ChatService:
             opened = False
             target = conversation_id
             if target is None:
+                self._may_open(tx, actor, address, client_id)
+                CustomerStore.ensure(tx, actor.id)
                 target = ConversationStore.create(tx, actor.id)
                 opened = True
             else:
@@ -205,7 +221,12 @@ class ChatService:
         await self._commit(work)
 
     async def typing(self, actor: Actor, conversation_id: str, active: bool) -> None:
-        """Ephemeral: not stored, no seq, may be lost. The caller already checked membership."""
+        """Ephemeral: not stored, no seq, may be lost. The caller already checked that the actor
+        follows it; an agent must also be the one answering (not one looking at the queue)."""
+        if actor.type == "agent":
+            summary = await self._conversations.get(conversation_id)
+            if summary is None or not can_write(actor, summary):
+                raise _not_found(conversation_id)
         frame = TypingNotice(
             conversation_id=conversation_id,
             author_type="agent" if actor.type == "agent" else "customer",
@@ -231,7 +252,7 @@ class ChatService:
             # Every agent saw it in the queue, so saying it was taken reveals nothing new.
             if summary.status != "waiting" and not actor.is_admin:
                 raise Problem(ErrorCode.CONFLICT, "this conversation is no longer waiting", client_id)
-            event = self._assign(tx, out, conversation_id, actor.id, summary.agent_id, by=actor, client_id=client_id)
+            event = self._assign(tx, out, conversation_id, actor.id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
 
@@ -248,9 +269,7 @@ class ChatService:
             status = self._writable(tx, actor, conversation_id, client_id)
             if status == "closed":
                 raise Problem(ErrorCode.CONFLICT, "reopen the conversation before transferring it", client_id)
-            summary = ConversationStore.summary_in(tx, conversation_id)
-            assert summary is not None  # noqa: S101 - _writable just found it in this transaction
-            event = self._assign(tx, out, conversation_id, agent_id, summary.agent_id, by=actor, client_id=client_id)
+            event = self._assign(tx, out, conversation_id, agent_id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
 
@@ -337,7 +356,7 @@ class ChatService:
             agent = AgentStore.least_busy_online(tx, ttl_ms)
             if agent is None:
                 break
-            self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
+            self._assign(tx, out, conversation_id, agent, by=None, client_id=None)
 
     async def publish_queue(self) -> None:
         waiting = await self._conversations.waiting()
@@ -351,7 +370,6 @@ class ChatService:
         out: Outcome,
         conversation_id: str,
         agent_id: str,
-        previous_agent: str | None,
         *,
         by: Actor | None,
         client_id: str | None,
@@ -371,12 +389,33 @@ class ChatService:
         summary = ConversationStore.summary_in(tx, conversation_id)
         assert summary is not None  # noqa: S101
         update = encode(ConversationUpdate(conversation=summary))
-        if previous_agent and previous_agent != agent_id:
-            out.publications.append((streams.agent(previous_agent), streams.revoke_envelope(conversation_id, update)))
+        # Everyone following it who may no longer read it (the previous assignee, an agent who
+        # looked at it while it waited) leaves it, on every process; then the new one joins.
+        out.publications.append((streams.conversation(conversation_id), streams.access_envelope(update)))
         out.publications.append((streams.agent(agent_id), streams.grant_envelope(conversation_id, update)))
         out.publications.append((streams.customer(summary.customer_id), streams.frame_envelope(update)))
         out.queue_changed = True
         return event
+
+    def _may_open(self, tx: Tx, actor: Actor, address: str | None, client_id: str) -> None:
+        """Limits on new conversations, decided in the transaction that would open one: a flood
+        of chats (one socket or many, one process or several) must not bury real shoppers."""
+        s = self._settings
+        if ConversationStore.open_count(tx, actor.id) >= s.max_open_conversations:
+            raise Problem(
+                ErrorCode.RATE_LIMITED, "you have conversations open already: write in one of them", client_id
+            )
+        limits = [
+            (f"conversation:visitor:{actor.id}", s.new_conversations_per_visitor, 3_600_000),
+            ("conversation:shop", s.new_conversations_per_minute, 60_000),
+        ]
+        if address:
+            limits.append((f"conversation:address:{address}", s.new_conversations_per_address, 600_000))
+        hit = limited(tx, limits)
+        if hit == "conversation:shop":
+            raise Problem(ErrorCode.UNAVAILABLE, "we are very busy right now: please try again in a minute", client_id)
+        if hit is not None:
+            raise Problem(ErrorCode.RATE_LIMITED, "too many new conversations; please wait a while", client_id)
 
     def _checked_text(self, text: str, client_id: str) -> str:
         text = text.strip()

@@ -9,18 +9,19 @@ from server.protocol import AgentInfo, PresenceStatus
 from server.store.db import Database, Row, Tx
 
 
-class AgentRecord(msgspec.Struct):
+class AgentRecord(msgspec.Struct, frozen=True):
     id: str
     email: str
     name: str
     role: str
     password_hash: str
     max_concurrent: int
-    session_version: int
     disabled: bool
+    created_at: int
 
 
-def _record(row: Row) -> AgentRecord:
+def agent_record(row: Row) -> AgentRecord:
+    """From a row holding the agents table's columns (also as part of a join)."""
     return AgentRecord(
         id=row["id"],
         email=row["email"],
@@ -28,9 +29,14 @@ def _record(row: Row) -> AgentRecord:
         role=row["role"],
         password_hash=row["password_hash"],
         max_concurrent=row["max_concurrent"],
-        session_version=row["session_version"],
         disabled=bool(row["disabled"]),
+        created_at=row["created_at"],
     )
+
+
+_record = agent_record
+# What an admin may change of an agent; column names never come from input.
+EDITABLE = frozenset({"name", "role", "max_concurrent", "disabled", "password_hash"})
 
 
 class AgentStore:
@@ -46,33 +52,37 @@ class AgentStore:
         )
         return agent_id
 
-    async def count(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM agents")
+    async def count(self, role: str | None = None) -> int:
+        if role is None:
+            row = await self.db.fetchone("SELECT COUNT(*) AS n FROM agents")
+        else:
+            row = await self.db.fetchone("SELECT COUNT(*) AS n FROM agents WHERE role = ?", (role,))
         return int(row["n"]) if row else 0
+
+    async def everyone(self) -> list[AgentRecord]:
+        return [_record(r) for r in await self.db.fetchall("SELECT * FROM agents ORDER BY name, email")]
+
+    async def update(self, agent_id: str, fields: dict[str, object]) -> AgentRecord | None:
+        """Change the named columns (of EDITABLE); the agent as changed, None if there is none."""
+        unknown = set(fields) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        if not fields:
+            return await self.by_id(agent_id)
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        rows = await self.db.run_returning(
+            f"UPDATE agents SET {assignments} WHERE id = ? RETURNING *", (*fields.values(), agent_id)
+        )
+        return _record(rows[0]) if rows else None
 
     async def by_email(self, email: str) -> AgentRecord | None:
         row = await self.db.fetchone("SELECT * FROM agents WHERE email = ?", (email,))
         return _record(row) if row else None
 
-    async def login_failures_since(self, email: str, since: int) -> int:
-        row = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM login_failures WHERE email = ? AND at > ?", (email, since)
-        )
-        return int(row["n"]) if row else 0
-
-    async def record_login_failure(self, email: str, at: int, forget_before: int) -> None:
-        def work(tx: Tx) -> None:
-            tx.execute("DELETE FROM login_failures WHERE at <= ?", (forget_before,))
-            tx.execute("INSERT INTO login_failures (email, at) VALUES (?, ?)", (email, at))
-
-        await self.db.write(work)
-
     async def by_id(self, agent_id: str) -> AgentRecord | None:
         row = await self.db.fetchone("SELECT * FROM agents WHERE id = ?", (agent_id,))
         return _record(row) if row else None
 
-    async def set_password_hash(self, agent_id: str, password_hash: str) -> None:
-        await self.db.run("UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, agent_id))
 
     # -------------------------------------------------------------- presence
 

@@ -184,6 +184,13 @@ class ConversationStore:
         return summary_of(row) if row else None
 
     @staticmethod
+    def open_count(tx: Tx, customer_id: str) -> int:
+        row = tx.execute(
+            "SELECT COUNT(*) FROM conversations WHERE customer_id = ? AND status != 'closed'", (customer_id,)
+        ).fetchone()
+        return int(row[0])
+
+    @staticmethod
     def next_waiting(tx: Tx) -> str | None:
         row = tx.execute(
             "SELECT id FROM conversations WHERE status = 'waiting' ORDER BY waiting_since, id LIMIT 1"

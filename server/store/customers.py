@@ -35,10 +35,11 @@ class CustomerStore:
         row = await self.db.fetchone(f"SELECT {_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
         return _record(row) if row else None
 
-    async def create_visitor(self) -> str:
-        customer_id = new_id("cu")
-        await self.db.run("INSERT INTO customers (id, created_at) VALUES (?, ?)", (customer_id, now_ms()))
-        return customer_id
+    @staticmethod
+    def ensure(tx: Tx, customer_id: str) -> None:
+        """In the caller's transaction: the record of an anonymous visitor, made when they first
+        write (a visitor who only looks leaves nothing stored)."""
+        tx.execute("INSERT OR IGNORE INTO customers (id, created_at) VALUES (?, ?)", (customer_id, now_ms()))
 
     async def identify(
         self, external_id: str, *, name: str | None, email: str | None, visitor_id: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any, ClassVar
 
@@ -10,6 +11,8 @@ from starlette.websockets import WebSocket
 from server import streams
 from server.auth.sessions import COOKIE
 from server.chat.access import Actor
+from server.errors import Problem
+from server.ids import now_ms
 from server.node import Node
 from server.protocol import (
     AgentInfo,
@@ -41,21 +44,33 @@ class AgentSession(ClientSession):
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         super().__init__(websocket, node)
         self.status = "online"
+        self.expires_at = 0
+        self._expiry: asyncio.TimerHandle | None = None
 
     def allowed_origins(self) -> tuple[str, ...]:
         return ()  # the console is served by this server: its own origin only
 
     async def authenticate(self) -> None:
-        session = self.node.sessions.read(self.ws.cookies.get(COOKIE))
-        agent = await self.node.agents.by_id(session[0]) if session else None
-        if session is None or agent is None or agent.disabled or agent.session_version != session[1]:
+        session = await self.node.sessions.authenticate(self.ws.cookies.get(COOKIE))
+        if session is None:
             raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, "log in to the console first")
+        agent = session.agent
         if agent.role not in ("agent", "admin"):
             raise Terminate(CloseCode.FORBIDDEN, ErrorCode.FORBIDDEN, "only agents and admins answer chats")
-        self.actor = Actor(type="agent", id=agent.id, name=agent.name, role=agent.role)
+        # Logging out or an admin's change ends the session: an `x:` envelope on the agent's
+        # channel names it (hub.py). Its expiry closes the socket too.
+        self.conn.session = session.id
+        self.expires_at = session.expires_at
+        self.become(Actor(type="agent", id=agent.id, name=agent.name, role=agent.role))
 
     async def start(self, hello: Hello) -> None:
         node, me = self.node, self.me
+        self._expiry = asyncio.get_running_loop().call_later(
+            max(0.0, (self.expires_at - now_ms()) / 1000),
+            self.conn.close_soon,
+            CloseCode.SESSION_ENDED,
+            "session expired",
+        )
         # Presence first, channels next, state last: whatever changes after the joins arrives
         # as a frame after the welcome, and queue and presence frames always carry full state.
         await node.presence.set(me.id, self.conn.id, self.status)
@@ -76,7 +91,7 @@ class AgentSession(ClientSession):
                 )
             )
         )
-        self.conn.send(encode_text(Queue(waiting=await node.conversations.waiting())))
+        self.conn.send(encode_text(Queue(waiting=await node.chat.waiting())))
         self.conn.send(encode_text(Presence(agents_online=online, agents=agents)))
         follow = [c.id for c in conversations]
         for conversation_id in hello.resume:
@@ -86,14 +101,20 @@ class AgentSession(ClientSession):
         for conversation_id in follow:
             try:
                 await node.chat.readable(me, conversation_id)
-            except Exception:
+            except Problem:
                 self.error(ErrorCode.NOT_FOUND, f"no conversation {conversation_id} for you")
                 continue
             readable.append(conversation_id)
         await self.follow_all(readable, hello)
         await node.chat.auto_assign()
 
+    def check_still_authorised(self) -> None:
+        if now_ms() >= self.expires_at:
+            raise Terminate(CloseCode.SESSION_ENDED, ErrorCode.UNAUTHORIZED, "session expired; log in again")
+
     async def finish(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         if self.actor is not None:
             await self.node.presence.set(self.actor.id, self.conn.id, None)
 

@@ -7,11 +7,11 @@ import collections
 import contextlib
 import itertools
 import logging
-import time
 from collections.abc import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from server.chat.access import Actor, may_follow
 from server.hub import Peer
 from server.protocol import CloseCode
 from server.ws.transport import SEND_NOW
@@ -49,6 +49,10 @@ class Connection(Peer):
         self._send_now: Callable[[str], bool] | None = websocket.scope.get("extensions", {}).get(SEND_NOW)
         self._owner = asyncio.current_task()
         self.close_code: int | None = None
+        self.actor: Actor | None = None  # set once the hello is accepted
+
+    def keeps_access(self, frame: str) -> bool:
+        return self.actor is not None and may_follow(self.actor, frame)
 
     def send(self, frame: str) -> None:
         if self.closed:
@@ -137,24 +141,3 @@ class Connection(Peer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
 
-
-class RateLimit:
-    """Token bucket per connection: `rate` frames/s sustained, `burst` above it."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._last = time.monotonic()
-        self.refused = 0
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            self.refused = 0
-            return True
-        self.refused += 1
-        return False

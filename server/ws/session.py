@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import streams
-from server.auth.origins import origin_allowed, own_origin
+from server.auth.origins import origin_allowed
 from server.chat.access import Actor
 from server.errors import Problem
 from server.node import Node
@@ -38,7 +38,7 @@ from server.protocol import (
     decode_client_frame,
     encode_text,
 )
-from server.ws.connection import Connection, RateLimit
+from server.ws.connection import Connection
 
 log = logging.getLogger("rapport.ws")
 
@@ -77,17 +77,26 @@ class ClientSession(abc.ABC):
         self.settings = node.settings
         self.conn = Connection(websocket, queue_frames=self.settings.send_queue_frames, sees_private=self.sees_private)
         self.actor: Actor | None = None
-        self.rate = RateLimit(self.settings.rate_per_second, self.settings.rate_burst)
+        self.refused = 0  # frames refused in a row for going too fast
 
     # -------------------------------------------------------------- role specifics
 
     def origin_ok(self) -> bool:
-        own = own_origin(self.ws.headers, self.ws.url.scheme)
-        if self.node.settings.public_url:
-            own_public = self.node.settings.public_url.rstrip("/")
-            if self.ws.headers.get("origin", "").rstrip("/") == own_public:
-                return True
-        return origin_allowed(self.ws.headers.get("origin"), own, self.allowed_origins())
+        return origin_allowed(self.ws.headers, self.settings.public_url, self.allowed_origins())
+
+    @property
+    def address(self) -> str:
+        """The client's address (after uvicorn's proxy-headers rewrite, as configured)."""
+        client = self.ws.client
+        return client.host if client is not None else "unknown"
+
+    def become(self, actor: Actor) -> None:
+        """The hello is accepted: this connection acts as `actor` from now on."""
+        self.actor = actor
+        self.conn.actor = actor
+        wait = self.node.limits.paused(actor.id)
+        if wait > 0:
+            raise Terminate(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, f"too many frames; wait {wait:.0f} s")
 
     @abc.abstractmethod
     def allowed_origins(self) -> tuple[str, ...]: ...
@@ -117,10 +126,18 @@ class ClientSession(abc.ABC):
             return
         await self.ws.accept()
         try:
+            wait = self.node.limits.connect(self.address)
+            if wait > 0:
+                raise Terminate(
+                    CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, f"too many connections; wait {wait:.0f} s"
+                )
             await self.authenticate()
             await self.start(await self._hello())  # the hello is not kept for the connection's life
             await self._serve()
         except Terminate as exc:
+            if exc.code == CloseCode.RATE_LIMITED:
+                # Reconnecting at once must not sidestep the limit: this client waits first.
+                self.node.limits.pause(self.address, *([self.actor.id] if self.actor else []))
             self.conn.send(encode_text(Error(code=exc.error, message=exc.message)))
             await self.conn.flush_and_close(exc.code, exc.message)
         except (WebSocketDisconnect, asyncio.CancelledError):
@@ -167,11 +184,14 @@ class ClientSession(abc.ABC):
             raw = await self._receive()
             if raw is None:
                 return
-            if not self.rate.allow():
-                if self.rate.refused > self.settings.rate_burst:
+            # Per customer or agent, not per socket: opening more sockets buys no more frames.
+            if not self.node.limits.frame(self.me.id):
+                self.refused += 1
+                if self.refused > self.settings.rate_burst:
                     raise Terminate(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, "too many frames; slow down")
                 self.error(ErrorCode.RATE_LIMITED, "too many frames; this one was dropped")
                 continue
+            self.refused = 0
             self.check_still_authorised()
             try:
                 frame = decode_client_frame(raw)
@@ -215,7 +235,12 @@ class ClientSession(abc.ABC):
     async def on_message_send(self, f: MessageSend) -> None:
         self.ack(
             await self.node.chat.send_message(
-                self.me, client_id=f.client_id, text=f.text, conversation_id=f.conversation_id, private=f.private
+                self.me,
+                client_id=f.client_id,
+                text=f.text,
+                conversation_id=f.conversation_id,
+                private=f.private,
+                address=self.address,
             )
         )
 
@@ -227,6 +252,7 @@ class ClientSession(abc.ABC):
         )
 
     async def on_typing(self, f: Typing) -> None:
+        # Following it (access is re-checked whenever it changes hands) is what allows typing.
         if streams.conversation(f.conversation_id) not in self.conn.cursors:
             raise Problem(ErrorCode.NOT_FOUND, "not following that conversation")
         await self.node.chat.typing(self.me, f.conversation_id, f.active)
@@ -252,4 +278,3 @@ class ClientSession(abc.ABC):
                 hello.resume.get(conversation_id, 0),
                 epoch=hello.epoch,
             )
-

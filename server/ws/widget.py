@@ -8,8 +8,10 @@ from typing import Any, ClassVar
 from starlette.websockets import WebSocket
 
 from server import streams
-from server.auth.identity import IdentityError, VerifiedCustomer, still_valid, verify_customer
+from server.auth.identity import VerifiedCustomer, still_valid
 from server.chat.access import Actor
+from server.chat.visitors import ANONYMOUS
+from server.errors import Problem
 from server.node import Node
 from server.protocol import (
     CloseCode,
@@ -46,28 +48,28 @@ class WidgetSession(ClientSession):
 
     async def start(self, hello: Hello) -> None:
         node = self.node
-        visitor_id = await self._visitor(hello.visitor_token)
+        visitors = node.visitors
+        visitor_id = await visitors.visitor_of(hello.visitor_token)
         token = None
         profile = None
         if hello.identity is not None:
             try:
-                self.verified = verify_customer(hello.identity, node.shop_secret)
-            except IdentityError as exc:
-                raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, str(exc)) from None
-            record = await node.customers.identify(
-                self.verified.user_id, name=hello.identity.name, email=hello.identity.email, visitor_id=visitor_id
-            )
+                self.verified = visitors.verify(hello.identity)
+            except Problem as exc:
+                raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, exc.message) from None
+            record = await visitors.identify(self.verified, visitor_id)
             customer_id, name = record.id, record.name
             profile = CustomerProfile(name=record.name, loyalty_points=record.loyalty_points, tier=record.tier)
         else:
-            if visitor_id is None:
-                visitor_id = await node.customers.create_visitor()
+            # A new visitor costs nothing stored until they write (chat/visitors.py).
+            customer_id, name = visitor_id or visitors.new_visitor(), None
             # Reissued on every connect, so an active visitor's token never ages out.
-            customer_id, name, token = visitor_id, None, node.visitor_tokens.issue(visitor_id)
-        self.actor = Actor(type="customer", id=customer_id, name=name)
+            token = visitors.token_for(customer_id)
+            self.conn.session = ANONYMOUS
+        self.become(Actor(type="customer", id=customer_id, name=name))
         await node.hub.join(self.conn, streams.customer(customer_id))
         await node.hub.join(self.conn, streams.CUSTOMERS)
-        conversations = await node.chat.conversations_of(self.actor)
+        conversations = await node.chat.conversations_of(self.me)
         online = await node.presence.anyone_online()
         self.conn.send(
             encode_text(
@@ -110,23 +112,6 @@ class WidgetSession(ClientSession):
     async def finish(self) -> None:
         if self.verified and self.actor is not None:
             self.node.activity.on_disconnect(self.actor.id, self.conn.id)
-
-    async def _visitor(self, token: str | None) -> str | None:
-        """The anonymous customer a visitor token names, if it is still anonymous.
-
-        A token of a visitor who has since logged in grants nothing: only the shop's proof opens
-        an identified customer's conversations (an e-mail someone types proves nothing either).
-        """
-        if token is None:
-            return None
-        try:
-            customer_id = self.node.visitor_tokens.customer_id(token)
-        except IdentityError:
-            return None
-        record = await self.node.customers.by_id(customer_id)
-        if record is None or record.external_id is not None:
-            return None
-        return record.id
 
     def check_still_authorised(self) -> None:
         if not still_valid(self.verified):

@@ -47,6 +47,9 @@ class Tab(Peer):
     def send(self, frame: str) -> None:
         self.frames.append(frame)
 
+    def close_soon(self, code: int, reason: str) -> None:
+        self.closed = True
+
     async def send_paced(self, frame: str) -> None:
         self.frames.append(frame)
 
