@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
+import msgspec.inspect
 
 log = logging.getLogger("rapport.store")
 
 Row = sqlite3.Row
 Tx = sqlite3.Connection
 T = TypeVar("T")
+R = TypeVar("R", bound=msgspec.Struct)
 
 # Most write functions one transaction runs together. Bounded so one transaction never holds
 # SQLite's write lock for long when another process shares the file.
@@ -240,6 +243,49 @@ class Database:
             log.exception("database ping failed")
             return False
         return True
+
+
+# -------------------------------------------------------------- typed records
+
+
+_JSON_TYPES = (msgspec.inspect.ListType, msgspec.inspect.DictType, msgspec.inspect.StructType)
+
+
+def _reader_of(field_type: msgspec.inspect.Type, python_type: Any) -> Callable[[Any], Any] | None:
+    """How a column's value becomes the field's value: None when it is already the right type."""
+    options = field_type.types if isinstance(field_type, msgspec.inspect.UnionType) else (field_type,)
+    if any(isinstance(option, _JSON_TYPES) for option in options):
+        decoder = msgspec.json.Decoder(python_type)
+        # A list, object or record kept in one column is JSON text; NULL stays None.
+        return lambda value: decoder.decode(value) if isinstance(value, str | bytes) else value
+    if any(isinstance(option, msgspec.inspect.BoolType) for option in options):
+        return lambda value: value if value is None else bool(value)  # SQLite keeps 0 and 1
+    return None
+
+
+@functools.cache
+def _plan(cls: type[msgspec.Struct]) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 - R is bound to Struct
+    python_types = {f.name: f.type for f in msgspec.structs.fields(cls)}
+    return tuple((f.name, _reader_of(f.type, python_types[f.name])) for f in info.fields)
+
+
+def record(row: Row, cls: type[R]) -> R:
+    """The one way a row leaves the store: as a typed record, each field read from the column of
+    its name. A column holding JSON text fills a list, dict or record field; 0/1 fills a bool.
+
+    Fields missing from the row raise IndexError: a query and its record disagree, a bug.
+    """
+    values = {}
+    for name, read in _plan(cls):
+        value = row[name]
+        values[name] = value if read is None else read(value)
+    return cls(**values)
+
+
+def records(rows: Iterable[Row], cls: type[R]) -> list[R]:
+    return [record(row, cls) for row in rows]
 
 
 def _apply(tx: Tx, version: int, sql: str) -> bool:
