@@ -139,7 +139,7 @@ _MARKETING_SINCE = (
 # `_SELECT` holds braces ('{}'), so these take their placeholders by `_IDS.replace`, not `format`.
 _IDS = "/*ids*/"
 _WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({_IDS}) AND n.dedupe_key = ? ORDER BY n.customer_id"
-_SINCE = f"{_SELECT} WHERE n.customer_id IN ({_IDS}) AND n.created_at >= ? ORDER BY n.customer_id, n.seq"
+_STAMPED = f"{_SELECT} WHERE n.customer_id IN ({_IDS}) AND n.created_at = ? ORDER BY n.customer_id, n.seq"
 _HISTORY = """
 SELECT n.seq, n.kind, n.title, n.campaign_id, n.created_at,
        (SELECT json_group_array(action) FROM (SELECT a.action FROM notification_actions a
@@ -156,7 +156,7 @@ class DailyCap(NamedTuple):
 
 
 class Appended(NamedTuple):
-    at: int  # the time stamped on what was stored, for `stored_since`
+    at: int  # the time stamped on everything this batch stored
     customer_ids: list[str]  # whose drafts were stored, once per stored draft, in batch order
     seqs: list[int]  # the seq each of those was stored with, in the same order
     drafts: list[Draft]  # and the draft itself
@@ -213,8 +213,7 @@ class InboxStore:
                 return 0, []
             if vouchers is not None:
                 _issue(tx, vouchers, appended)
-            customers = sorted(set(appended.customer_ids))
-            return len(appended.customer_ids), _deliveries(InboxStore.stored_since(tx, customers, appended.at))
+            return len(appended.customer_ids), _deliveries(InboxStore.stored_now(tx, appended))
 
         return await self.db.write(work)
 
@@ -313,12 +312,16 @@ class InboxStore:
         return Appended(now, stored, seqs, kept)
 
     @staticmethod
-    def stored_since(tx: Tx, customer_ids: Sequence[str], since: int) -> list[StoredNotification]:
-        """The notifications stored for these customers at or after `since` (a batch just written)."""
+    def stored_now(tx: Tx, appended: Appended) -> list[StoredNotification]:
+        """What `append_many` just stored, read back in its transaction (with the vouchers as
+        stored), by customer then seq. Only those rows: another batch stamped in the same
+        millisecond is not repeated."""
+        stored = set(zip(appended.customer_ids, appended.seqs, strict=True))
         return [
-            record(row, StoredNotification)
-            for chunk, marks in _chunks(customer_ids)
-            for row in tx.execute(_SINCE.replace(_IDS, marks), (*chunk, since))
+            item
+            for chunk, marks in _chunks(sorted({cid for cid, _ in stored}))
+            for item in records(tx.execute(_STAMPED.replace(_IDS, marks), (*chunk, appended.at)), StoredNotification)
+            if (item.customer_id, item.seq) in stored
         ]
 
     @staticmethod

@@ -174,7 +174,6 @@ class ReminderStore:
             appended = InboxStore.append_many(tx, drafts)
             if not appended.customer_ids:  # every one of them was already stored
                 return []
-            stored = InboxStore.stored_since(tx, sorted(set(appended.customer_ids)), appended.at)
-            return [Delivery(s.customer_id, s.notification()) for s in stored]
+            return [Delivery(s.customer_id, s.notification()) for s in InboxStore.stored_now(tx, appended)]
 
         return await self.db.write(work)
