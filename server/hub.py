@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from server import streams
 from server.broker import Broker
@@ -100,7 +101,28 @@ class Peer(abc.ABC):
         return True
 
 
+class LocalDelivery(Protocol):
+    """What a service that serves this process's own sockets needs of the hub: who is connected
+    here, and handing them envelopes now, without the broker.
+
+    For what every process produces for its own sockets (a broadcast, which each process stores
+    for the customers connected to it): publishing it would only echo it back to this process.
+    `deliver` takes the envelopes of `server.streams`, as the broker would carry them, and
+    delivers them in the order given, synchronously, with the same cursors as a broker message.
+    """
+
+    def connected(self, kind: str) -> list[str]:
+        """Ids of the streams of a kind (e.g. "inbox": customers) that have a socket here now."""
+        ...
+
+    def deliver(self, messages: list[tuple[str, bytes]]) -> None:
+        """Deliver (channel, envelope) pairs to this process's sockets only."""
+        ...
+
+
 class Hub:
+    """Implements LocalDelivery."""
+
     def __init__(self, broker: Broker, sources: dict[str, StreamSource], settings: Settings, epoch: str) -> None:
         self._broker = broker
         self._sources = sources  # by channel prefix: "conv", "inbox"
@@ -131,10 +153,15 @@ class Hub:
         self._listeners[channel] = callback
         await self._broker.subscribe(channel)
 
-    def local_streams(self, prefix: str) -> list[str]:
+    def connected(self, kind: str) -> list[str]:
         """Ids of the streams of a kind that have a socket here (e.g. customers connected now)."""
-        start = prefix + ":"
+        start = kind + ":"
         return [ch[len(start) :] for ch in self._members if ch.startswith(start)]
+
+    def deliver(self, messages: list[tuple[str, bytes]]) -> None:
+        """To this process's sockets only, now, exactly as if each had come from the broker."""
+        for channel, data in messages:
+            self._on_message(channel, data)
 
     def peers(self) -> set[Peer]:
         found: set[Peer] = set()

@@ -20,16 +20,23 @@ from server.chat.visitors import Visitors
 from server.collector import Collector
 from server.hub import Hub
 from server.ids import new_id
+from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignService
+from server.push.customers import CustomerService
 from server.push.hooks import CustomerActivity
 from server.push.inbox import InboxService, InboxStream
+from server.push.orders import OrderUpdates
 from server.push.reminders import ReminderService
 from server.push.scheduler import Scheduler
+from server.push.segments import SegmentService
+from server.push.triggers import Triggers
+from server.push.vouchers import VoucherService
 from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
 from server.store.api_keys import ApiKeyStore
-from server.store.campaigns import CampaignStore
+from server.store.audience import AudienceStore
+from server.store.campaigns import CampaignStore, SegmentStore
 from server.store.conversations import ConversationStore
 from server.store.customers import CustomerAttributesStore, CustomerStore
 from server.store.inbox import InboxStore
@@ -53,12 +60,17 @@ class Node:
         self.agents = AgentStore(self.db)
         self.customers = CustomerStore(self.db)
         self.api_keys = ApiKeyStore(self.db)
-        self.customer_attributes = CustomerAttributesStore(self.db)
-        self.inbox_store = InboxStore(self.db)
-        self.inbox = InboxService(self.db, self.inbox_store, self.broker)
-        self.campaign_store = CampaignStore(self.db)
-        self.vouchers = VoucherStore(self.db)
-        self.reminders = ReminderService(ReminderStore(self.db), self.customer_attributes, self.inbox)
+        # The push engine: its stores are its services' alone (endpoints reach the services).
+        self._customer_attributes = CustomerAttributesStore(self.db)
+        self._inbox_store = InboxStore(self.db)
+        self._campaign_store = CampaignStore(self.db)
+        self._audience = AudienceStore(self.db)
+        self.shop_customers = CustomerService(self._customer_attributes, self._inbox_store)
+        self.segments = SegmentService(SegmentStore(self.db), self._audience)
+        self.vouchers = VoucherService(VoucherStore(self.db))
+        self.campaigns = CampaignService(
+            self._campaign_store, self.segments, self._audience, self._customer_attributes, self.broker
+        )
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
         self.shop_keys = ShopKeys(self.api_keys)
@@ -73,7 +85,12 @@ class Node:
         self.collector = Collector(settings.gc_full_interval)
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
-        self.campaigns: CampaignService
+        # Push services that reach sockets through the hub (LocalDelivery), made with it.
+        self.inbox: InboxService
+        self.orders: OrderUpdates
+        self.reminders: ReminderService
+        self.broadcast: Broadcaster
+        self.triggers: Triggers
         self.activity: CustomerActivity
         self.visitor_tokens: VisitorTokens
         self.visitors: Visitors
@@ -97,26 +114,26 @@ class Node:
             self.broker,
             {
                 "conv": ConversationStream(self.conversations, self.settings, self.db.epoch),
-                "inbox": InboxStream(self.inbox_store, self.settings),
+                "inbox": InboxStream(self._inbox_store, self.settings),
             },
             self.settings,
             self.db.epoch,
         )
-        self.campaigns = CampaignService(
-            self.campaign_store,
-            self.inbox,
-            self.broker,
-            self.settings,
-            local_customers=lambda: self.hub.local_streams("inbox"),
-            listen=self.hub.listen,
+        self.inbox = InboxService(self._inbox_store, self.broker, self.hub)
+        self.orders = OrderUpdates(self.shop_customers, self.inbox)
+        self.reminders = ReminderService(ReminderStore(self.db), self.shop_customers, self.inbox)
+        self.broadcast = Broadcaster(
+            self._campaign_store, self.segments, self._audience, self.inbox, self.hub, self.settings
         )
-        self.activity = self.campaigns
-        self.hub.on_reconnect(self.campaigns.catch_up)
+        self.triggers = Triggers(self.broadcast, self.shop_customers)
+        self.activity = self.triggers
+        self.hub.on_reconnect(self.broadcast.catch_up)
         self.scheduler.add("campaigns", self.campaigns.start_due)
         self.scheduler.add("reminders", self.reminders.fire_due)
         await self.broker.connect()
         await self.hub.listen(streams.AGENTS, self.presence.heard)
-        await self.campaigns.start()
+        await self.hub.listen(streams.CAMPAIGNS, self.broadcast.heard)
+        await self.broadcast.start()
         self.hub.start()
         self.presence.start()
         self.scheduler.start()
@@ -125,7 +142,8 @@ class Node:
     async def close(self) -> None:
         await self.collector.stop()
         await self.scheduler.stop()
-        await self.campaigns.stop()
+        await self.triggers.stop()
+        await self.broadcast.stop()
         await self.presence.stop()
         await self.hub.stop()
         await self.broker.close()

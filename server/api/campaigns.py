@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from server.api.endpoint import Call, Query, endpoint
-from server.push.campaigns import CampaignIn, CampaignOut, PreviewIn, PreviewOut, SendIn, Stats, campaign_out
+from server.push.campaigns import CampaignIn, CampaignOut, PreviewIn, PreviewOut, SendIn, Stats
 
 _MARKETERS = ("marketer", "admin")
 
@@ -46,8 +46,7 @@ async def create_campaign(call: Call) -> CampaignOut:
     },
 )
 async def list_campaigns(call: Call) -> CampaignList:
-    rows = await call.node.campaign_store.recent(call.query["limit"], call.query["offset"])
-    return CampaignList(campaigns=[campaign_out(r) for r in rows])
+    return CampaignList(campaigns=await call.node.campaigns.recent(call.query["limit"], call.query["offset"]))
 
 
 @endpoint(

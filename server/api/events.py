@@ -7,8 +7,7 @@ from typing import Annotated
 import msgspec
 
 from server.api.endpoint import Call, endpoint
-from server.errors import Problem
-from server.protocol import ErrorCode, Id, PropValue
+from server.protocol import Id, PropValue
 from server.push.customers import ExternalId
 
 
@@ -31,7 +30,4 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
 )
 async def customer_event(call: Call) -> None:
     body: EventIn = call.body
-    row = await call.node.customer_attributes.get(body.customer_id)
-    if row is None:
-        raise Problem(ErrorCode.NOT_FOUND, f"no customer {body.customer_id}")
-    await call.node.activity.on_event(row["id"], body.name, body.props)
+    await call.node.triggers.on_shop_event(body.customer_id, body.name, body.props)

@@ -48,15 +48,6 @@ class Broker(abc.ABC):
         for channel, data in messages:
             await self.publish(channel, data)
 
-    def publish_local(self, messages: list[tuple[str, bytes]]) -> None:
-        """Hand messages to this process's subscribers only, now, without the network.
-
-        For what every process produces for its own sockets (a campaign each process stores
-        for its connected customers): sending it through Redis would only echo it back.
-        """
-        for channel, data in messages:
-            self._dispatch(channel, data)
-
     @abc.abstractmethod
     async def subscribe(self, channel: str) -> None:
         """Idempotent: subscribing twice to a channel is the same as once."""

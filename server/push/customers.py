@@ -1,4 +1,4 @@
-"""What the shop tells us of its customers: the attribute model, validation, and bulk import parsing."""
+"""What the shop tells us of its customers: the attribute model, validation, bulk import, and the service."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from typing import Annotated, Any
 
 import msgspec
 
+from server.errors import Problem
 from server.ids import now_ms
-from server.store.customers import CustomerAttributesStore
+from server.protocol import ErrorCode
+from server.store.customers import CustomerAttributesStore, CustomerDetails
+from server.store.inbox import InboxStore
 
 ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -63,6 +66,23 @@ class CustomerOut(msgspec.Struct):
     locale: str | None
     attributes: dict[str, Any]
     created_at: int
+
+
+def customer_out(customer: CustomerDetails) -> CustomerOut:
+    return CustomerOut(**msgspec.structs.asdict(customer))
+
+
+class NotificationTracked(msgspec.Struct):
+    seq: int
+    kind: str
+    title: str
+    campaign_id: str | None
+    created_at: int
+    actions: list[str]
+
+
+class NotificationHistory(msgspec.Struct):
+    notifications: list[NotificationTracked]
 
 
 class InvalidCustomer(ValueError):
@@ -186,3 +206,54 @@ def _csv_row(row: dict[str | None, str | None]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+class CustomerService:
+    """The shop's back end keeps its customers here: one at a time, or many from a file."""
+
+    def __init__(self, store: CustomerAttributesStore, inbox: InboxStore) -> None:
+        self._store = store
+        self._inbox = inbox
+
+    async def find(self, external_id: str, *, missing: str = "") -> CustomerDetails:
+        """The customer with this shop id; Problem(not_found), its text ending with `missing`."""
+        customer = await self._store.get(external_id)
+        if customer is None:
+            raise Problem(ErrorCode.NOT_FOUND, f"no customer {external_id}{missing}")
+        return customer
+
+    async def get(self, external_id: str) -> CustomerOut:
+        return customer_out(await self.find(external_id))
+
+    async def upsert(self, external_id: str, body: CustomerIn, *, source: str) -> CustomerOut:
+        """Create the customer, or change the fields `body` names; `source` is kept with a
+        change of consent (who said so)."""
+        if not external_id or len(external_id) > 64:
+            raise Problem(ErrorCode.INVALID_REQUEST, "customer id must be 1 to 64 characters")
+        try:
+            columns = columns_of(body, source=source)
+        except InvalidCustomer as exc:
+            raise Problem(ErrorCode.INVALID_REQUEST, str(exc)) from None
+        await self._store.upsert_many([(external_id, columns)])
+        return await self.get(external_id)
+
+    async def import_lines(self, text: str, fmt: str, *, source: str) -> ImportResult:
+        """JSON lines (`jsonl`) or CSV (`csv`): the good lines imported, the bad ones reported."""
+        return await import_lines(self._store, text, fmt, source=source)
+
+    async def notifications(self, external_id: str, limit: int) -> NotificationHistory:
+        """What a customer was sent, newest first, and what they did with each."""
+        customer = await self.find(external_id)
+        return NotificationHistory(
+            notifications=[
+                NotificationTracked(
+                    seq=item.seq,
+                    kind=item.kind,
+                    title=item.title,
+                    campaign_id=item.campaign_id,
+                    created_at=item.created_at,
+                    actions=sorted(item.actions),
+                )
+                for item in await self._inbox.history(customer.id, limit)
+            ]
+        )

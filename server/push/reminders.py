@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -25,12 +25,10 @@ from server.errors import Problem
 from server.ids import now_ms
 from server.protocol import ErrorCode
 from server.push import templates
-from server.push.customers import zone_of
+from server.push.customers import CustomerService, zone_of
 from server.push.inbox import InboxService
-from server.store.customers import CustomerAttributesStore
-from server.store.db import Row
 from server.store.inbox import Draft
-from server.store.reminders import ReminderStore
+from server.store.reminders import Due, DueReminder, NewReminder, ReminderRecord, ReminderStore
 
 log = logging.getLogger("rapport.reminders")
 
@@ -115,21 +113,21 @@ class ReminderOut(msgspec.Struct):
     created_at: int
 
 
-def reminder_out(row: Row) -> ReminderOut:
+def reminder_out(reminder: ReminderRecord) -> ReminderOut:
     return ReminderOut(
-        id=row["id"],
-        customer_id=row["external_id"],
-        name=row["name"],
-        month=row["month"],
-        day=row["day"],
-        year=row["year"],
-        local_time=row["local_time"],
-        repeat=row["repeat"],
-        title=row["title"],
-        body=row["body"],
-        next_fire_at=row["next_fire_at"],
-        last_fired_at=row["last_fired_at"],
-        created_at=row["created_at"],
+        id=reminder.id,
+        customer_id=reminder.external_id,
+        name=reminder.name,
+        month=reminder.month,
+        day=reminder.day,
+        year=reminder.year,
+        local_time=reminder.local_time,
+        repeat="once" if reminder.repeat == "once" else "yearly",
+        title=reminder.title,
+        body=reminder.body,
+        next_fire_at=reminder.next_fire_at,
+        last_fired_at=reminder.last_fired_at,
+        created_at=reminder.created_at,
     )
 
 
@@ -173,7 +171,7 @@ def next_fire_at(
 _ZONE_SPAN_MS = 27 * 3600 * 1000
 
 
-def _moved(row: Row, zone: zoneinfo.ZoneInfo, occurrence: int) -> int | None:
+def _moved(reminder: DueReminder, zone: zoneinfo.ZoneInfo, occurrence: int) -> int | None:
     """When the customer changed time zone since `occurrence` was computed and this date's
     local time in the new zone is still ahead: that instant (the reminder waits for it).
 
@@ -182,7 +180,7 @@ def _moved(row: Row, zone: zoneinfo.ZoneInfo, occurrence: int) -> int | None:
     """
     try:
         intended = next_fire_at(
-            row["month"], row["day"], row["year"], row["local_time"], zone, occurrence - _ZONE_SPAN_MS
+            reminder.month, reminder.day, reminder.year, reminder.local_time, zone, occurrence - _ZONE_SPAN_MS
         )
     except ValueError:
         return None
@@ -192,13 +190,13 @@ def _moved(row: Row, zone: zoneinfo.ZoneInfo, occurrence: int) -> int | None:
 
 
 class ReminderService:
-    def __init__(self, store: ReminderStore, customers: CustomerAttributesStore, inbox: InboxService) -> None:
+    def __init__(self, store: ReminderStore, customers: CustomerService, inbox: InboxService) -> None:
         self._store = store
         self._customers = customers
         self._inbox = inbox
 
     async def create(self, external_id: str, body: ReminderIn) -> ReminderOut:
-        customer = await self._customer(external_id)
+        customer = await self._customers.find(external_id, missing="; upsert them first")
         for field, source in (("title", body.title), ("body", body.body)):
             await templates.check(
                 source,
@@ -208,7 +206,7 @@ class ReminderService:
                 allowed_note="reminders may use `customer` only",
             )
         try:
-            zone = zone_of(customer["timezone"])
+            zone = zone_of(customer.timezone)
         except ValueError as exc:
             raise Problem(ErrorCode.INVALID_REQUEST, f"customer {external_id}: {exc}") from None
         first = next_fire_at(body.month, body.day, body.year, body.local_time, zone, now_ms())
@@ -219,18 +217,18 @@ class ReminderService:
                 f"{body.year:04d}-{body.month:02d}-{body.day:02d} {body.local_time} has already passed"
                 f" in the customer's time zone ({zone.key})",
             )
-        fields: dict[str, Any] = {
-            "name": body.name,
-            "month": body.month,
-            "day": body.day,
-            "year": body.year,
-            "local_time": body.local_time,
-            "repeat": body.repeat,
-            "title": body.title,
-            "body": body.body,
-            "next_fire_at": first,
-        }
-        reminder_id = await self._store.create(customer["id"], fields, max_per_customer=MAX_PER_CUSTOMER)
+        fields = NewReminder(
+            name=body.name,
+            month=body.month,
+            day=body.day,
+            year=body.year,
+            local_time=body.local_time,
+            repeat=body.repeat,
+            title=body.title,
+            body=body.body,
+            next_fire_at=first,
+        )
+        reminder_id = await self._store.create(customer.id, fields, max_per_customer=MAX_PER_CUSTOMER)
         if reminder_id is None:
             raise Problem(
                 ErrorCode.CONFLICT, f"customer {external_id} has {MAX_PER_CUSTOMER} reminders, the most allowed"
@@ -238,24 +236,18 @@ class ReminderService:
         return await self.get(reminder_id)
 
     async def get(self, reminder_id: str) -> ReminderOut:
-        row = await self._store.get(reminder_id)
-        if row is None:
+        found = await self._store.get(reminder_id)
+        if found is None:
             raise Problem(ErrorCode.NOT_FOUND, f"no reminder {reminder_id}")
-        return reminder_out(row)
+        return reminder_out(found)
 
     async def for_customer(self, external_id: str) -> list[ReminderOut]:
-        customer = await self._customer(external_id)
-        return [reminder_out(r) for r in await self._store.for_customer(customer["id"])]
+        customer = await self._customers.find(external_id, missing="; upsert them first")
+        return [reminder_out(r) for r in await self._store.for_customer(customer.id)]
 
     async def delete(self, reminder_id: str) -> None:
         if not await self._store.delete(reminder_id):
             raise Problem(ErrorCode.NOT_FOUND, f"no reminder {reminder_id}")
-
-    async def _customer(self, external_id: str) -> Row:
-        row = await self._customers.get(external_id)
-        if row is None:
-            raise Problem(ErrorCode.NOT_FOUND, f"no customer {external_id}; upsert them first")
-        return row
 
     # -------------------------------------------------------------- the scheduler's job
 
@@ -263,49 +255,50 @@ class ReminderService:
         """Fire what is due: store (exactly once, whichever process gets there), then publish."""
         for _ in range(MAX_BATCHES_PER_RUN):
             now = now_ms()
-            rows = await self._store.fire_due(now, plan=self._plan, limit=BATCH)
-            await self._inbox.publish(rows)
+            deliveries = await self._store.fire_due(now, plan=self._plan, limit=BATCH)
+            await self._inbox.publish(deliveries)
             if not await self._store.any_due(now):
                 return
 
-    def _plan(self, row: Row) -> tuple[Draft | None, int | None]:
+    def _plan(self, due: Due) -> tuple[Draft | None, int | None]:
         """The notification for one due reminder and its next time. Runs in the write
         transaction, so it never raises: one bad row must not hold back every other reminder."""
-        occurrence: int = row["next_fire_at"]
+        reminder, customer = due
+        occurrence = reminder.next_fire_at
         following: int | None = None
         try:
-            zone = zone_of(row["timezone"])
+            zone = zone_of(customer.timezone)
         except ValueError:
-            log.warning("reminder %s: time zone %r unknown; using UTC", row["reminder_id"], row["timezone"])
+            log.warning("reminder %s: time zone %r unknown; using UTC", reminder.reminder_id, customer.timezone)
             zone = zoneinfo.ZoneInfo("UTC")
-        moved = _moved(row, zone, occurrence)
+        moved = _moved(reminder, zone, occurrence)
         if moved is not None:
             return None, moved
-        if row["repeat"] == "yearly":
+        if reminder.repeat == "yearly":
             try:
                 # After now, not after the occurrence: a reminder missed while no server ran
                 # fires once, late, then keeps its yearly date, rather than once per missed year.
                 following = next_fire_at(
-                    row["month"], row["day"], None, row["local_time"], zone, max(occurrence, now_ms())
+                    reminder.month, reminder.day, None, reminder.local_time, zone, max(occurrence, now_ms())
                 )
             except Exception:
-                log.exception("reminder %s: no next date; it stops", row["reminder_id"])
+                log.exception("reminder %s: no next date; it stops", reminder.reminder_id)
         try:
-            context = templates.context_of(row, voucher=None, campaign={})
-            title = templates.render(row["title_template"], context, field="title")
-            body = templates.render(row["body_template"], context, field="body")
+            context = templates.context_of(customer, voucher=None, campaign={})
+            title = templates.render(reminder.title_template, context, field="title")
+            body = templates.render(reminder.body_template, context, field="body")
         except Problem as exc:  # checked when saved; kept from stopping the others if data surprises
-            log.error("reminder %s could not render: %s", row["reminder_id"], exc.message)
+            log.error("reminder %s could not render: %s", reminder.reminder_id, exc.message)
             return None, following
         except Exception:
-            log.exception("reminder %s could not render", row["reminder_id"])
+            log.exception("reminder %s could not render", reminder.reminder_id)
             return None, following
         draft = Draft(
             kind="reminder",
             marketing=False,
             title=title,
             body=body,
-            data={"reminder_id": row["reminder_id"], "name": row["reminder_name"]},
-            dedupe_key=f"reminder:{row['reminder_id']}:{occurrence}",
+            data={"reminder_id": reminder.reminder_id, "name": reminder.reminder_name},
+            dedupe_key=f"reminder:{reminder.reminder_id}:{occurrence}",
         )
         return draft, following

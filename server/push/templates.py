@@ -12,7 +12,6 @@ import asyncio
 import contextvars
 import datetime as dt
 import functools
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -26,7 +25,7 @@ from jinja2.visitor import NodeTransformer
 
 from server.errors import Problem
 from server.protocol import ErrorCode
-from server.store.db import Row
+from server.store.customers import CustomerDetails
 
 ALLOWED = frozenset({"customer", "voucher", "campaign"})
 MAX_OUTPUT = 4000
@@ -297,22 +296,24 @@ def _date(ms: int | None) -> str | None:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date().isoformat() if ms else None
 
 
-def context_of(row: Row, *, voucher: dict[str, Any] | None, campaign: dict[str, Any]) -> dict[str, Any]:
+def context_of(
+    customer: CustomerDetails, *, voucher: dict[str, Any] | None, campaign: dict[str, Any]
+) -> dict[str, Any]:
     """The variables a template sees for one customer (keys always present; values may be empty)."""
-    name = row["name"] or ""
+    name = customer.name or ""
     return {
         "customer": {
-            "id": row["external_id"],
+            "id": customer.external_id,
             "name": name,
             "first_name": name.split(" ")[0] if name else "",
-            "email": row["email"] or "",
-            "loyalty_points": row["loyalty_points"],
-            "tier": row["tier"] or "",
-            "birthday": row["birthday"] or "",
-            "total_spent": row["total_spent"],
-            "tags": json.loads(row["tags"]),
-            "attributes": json.loads(row["attributes"]),
-            "last_order_date": _date(row["last_order_at"]) or "",
+            "email": customer.email or "",
+            "loyalty_points": customer.loyalty_points,
+            "tier": customer.tier or "",
+            "birthday": customer.birthday or "",
+            "total_spent": customer.total_spent,
+            "tags": customer.tags,
+            "attributes": customer.attributes,
+            "last_order_date": _date(customer.last_order_at) or "",
         },
         "voucher": voucher,
         "campaign": campaign,

@@ -1,73 +1,175 @@
-"""Segments and campaigns as stored; their rules, audiences and templates as JSON and text."""
+"""Segments and campaigns as stored: a segment's rules, a campaign's templates, audience and state.
+
+Guarantees:
+- Every method is one statement or one write transaction: a caller never sees half of a write.
+- A campaign's status moves only draft -> scheduled -> active -> stopped (draft may start at
+  once, scheduled may go back to being changed), each move a conditional UPDATE: of callers
+  racing to move one campaign, on any number of processes, exactly one gets True.
+  `start_due` activates each scheduled campaign once, for whichever process claims it first.
+- `active()` is what is active and unexpired at the time of the read; a caller that caches it
+  must re-read a campaign when told it changed (push/broadcast.py does, on each hint).
+- A segment name is unique: creating or renaming onto a taken name raises `NameTaken` and
+  changes nothing.
+- The campaign's `audience`, `voucher` and `trigger` are kept as the JSON the push engine wrote
+  (its models); this module never reads inside them.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import sqlite3
+
+import msgspec
 
 from server.ids import new_id, now_ms
-from server.store.db import Database, Row
+from server.store.audience import Condition
+from server.store.db import Database, record, records
 
-_DAY_MS = 86_400_000
+
+class NameTaken(Exception):
+    """Another segment has this name."""
+
+
+class SegmentRecord(msgspec.Struct):
+    id: str
+    name: str
+    rules: Condition
+    created_at: int
+    updated_at: int
+
+
+class CampaignFields(msgspec.Struct, kw_only=True):
+    """What a marketer writes of a campaign; the JSON columns hold the push engine's models."""
+
+    name: str
+    kind: str
+    audience: str  # JSON
+    title_template: str
+    body_template: str
+    url: str | None
+    voucher: str | None  # JSON, or None: no voucher
+    trigger: str | None  # JSON, or None: a broadcast
+    expires_at: int | None
+
+
+class CampaignRecord(msgspec.Struct):
+    id: str
+    name: str
+    kind: str
+    status: str
+    audience: str  # JSON
+    title_template: str
+    body_template: str
+    url: str | None
+    voucher: str | None  # JSON
+    trigger: str | None  # JSON
+    send_at: int | None
+    started_at: int | None
+    expires_at: int | None
+    created_by: str | None
+    created_at: int
+    updated_at: int
+
+
+class CampaignCounts(msgspec.Struct):
+    """Notifications stored for a campaign, and how many of them saw each tracked action."""
+
+    recipients: int
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
+    dismissed: int = 0
+    redeemed: int = 0
+
+
+_COUNTS = f"""
+SELECT (SELECT COUNT(*) FROM notifications WHERE campaign_id = ?) AS recipients,
+       {", ".join(f"COUNT(*) FILTER (WHERE action = '{a}') AS {a}" for a in CampaignCounts.__struct_fields__[1:])}
+FROM notification_actions WHERE campaign_id = ?
+"""
+_SEGMENT = "SELECT id, name, rules, created_at, updated_at FROM segments"
+_CAMPAIGN = f"SELECT {', '.join(CampaignRecord.__struct_fields__)} FROM campaigns"
+
+
+class SegmentStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, name: str, rules: Condition) -> str:
+        segment_id = new_id("sg")
+        now = now_ms()
+        try:
+            await self.db.run(
+                "INSERT INTO segments (id, name, rules, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (segment_id, name, msgspec.json.encode(rules).decode(), now, now),
+            )
+        except sqlite3.IntegrityError:
+            raise NameTaken(name) from None
+        return segment_id
+
+    async def update(self, segment_id: str, name: str, rules: Condition) -> bool:
+        """False when there is no such segment."""
+        try:
+            changed = await self.db.run(
+                "UPDATE segments SET name = ?, rules = ?, updated_at = ? WHERE id = ?",
+                (name, msgspec.json.encode(rules).decode(), now_ms(), segment_id),
+            )
+        except sqlite3.IntegrityError:
+            raise NameTaken(name) from None
+        return changed > 0
+
+    async def get(self, segment_id: str) -> SegmentRecord | None:
+        row = await self.db.fetchone(f"{_SEGMENT} WHERE id = ?", (segment_id,))
+        return record(row, SegmentRecord) if row else None
+
+    async def all(self) -> list[SegmentRecord]:
+        return records(await self.db.fetchall(f"{_SEGMENT} ORDER BY name"), SegmentRecord)
+
+    async def delete(self, segment_id: str) -> bool:
+        return await self.db.run("DELETE FROM segments WHERE id = ?", (segment_id,)) > 0
 
 
 class CampaignStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    # -------------------------------------------------------------- segments
-
-    async def create_segment(self, name: str, rules: dict[str, Any]) -> str:
-        segment_id = new_id("sg")
-        now = now_ms()
-        await self.db.run(
-            "INSERT INTO segments (id, name, rules, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (segment_id, name, json.dumps(rules), now, now),
-        )
-        return segment_id
-
-    async def update_segment(self, segment_id: str, name: str, rules: dict[str, Any]) -> bool:
-        changed = await self.db.run(
-            "UPDATE segments SET name = ?, rules = ?, updated_at = ? WHERE id = ?",
-            (name, json.dumps(rules), now_ms(), segment_id),
-        )
-        return changed > 0
-
-    async def segment(self, segment_id: str) -> Row | None:
-        return await self.db.fetchone("SELECT * FROM segments WHERE id = ?", (segment_id,))
-
-    async def segments(self) -> list[Row]:
-        return await self.db.fetchall("SELECT * FROM segments ORDER BY name")
-
-    async def delete_segment(self, segment_id: str) -> bool:
-        return await self.db.run("DELETE FROM segments WHERE id = ?", (segment_id,)) > 0
-
-    async def count_where(self, where: str, params: list[Any]) -> int:
-        row = await self.db.fetchone(
-            f"SELECT COUNT(*) AS n FROM customers WHERE external_id IS NOT NULL AND {where}", params
-        )
-        return int(row["n"]) if row else 0
-
-    async def members_where(self, where: str, params: list[Any], limit: int, offset: int) -> list[Row]:
-        return await self.db.fetchall(
-            f"SELECT * FROM customers WHERE external_id IS NOT NULL AND {where} ORDER BY external_id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-
-    # -------------------------------------------------------------- campaigns
-
-    async def create(self, fields: dict[str, Any]) -> str:
+    async def create(self, fields: CampaignFields, *, created_by: str) -> str:
+        """A new draft."""
         campaign_id = new_id("cp")
         now = now_ms()
-        columns = {**fields, "id": campaign_id, "created_at": now, "updated_at": now}
-        names = ", ".join(columns)
+        columns = {
+            **msgspec.structs.asdict(fields),
+            "id": campaign_id,
+            "status": "draft",
+            "created_by": created_by,
+            "created_at": now,
+            "updated_at": now,
+        }
+        # Column names come from CampaignFields, never from input.
         await self.db.run(
-            f"INSERT INTO campaigns ({names}) VALUES ({', '.join('?' * len(columns))})", list(columns.values())
+            f"INSERT INTO campaigns ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            list(columns.values()),
         )
         return campaign_id
 
-    async def update(self, campaign_id: str, fields: dict[str, Any], *, only_status: tuple[str, ...]) -> bool:
-        """Change a campaign if its status is one of `only_status` (e.g. drafts only)."""
+    async def update(self, campaign_id: str, fields: CampaignFields) -> bool:
+        """Change a draft or scheduled campaign; False for any other (or none)."""
+        columns = msgspec.structs.asdict(fields)
+        return await self._move(campaign_id, columns, ("draft", "scheduled"))
+
+    async def schedule(self, campaign_id: str, send_at: int) -> bool:
+        """A draft or scheduled campaign starts at `send_at` (the scheduler's `start_due`)."""
+        return await self._move(campaign_id, {"status": "scheduled", "send_at": send_at}, ("draft", "scheduled"))
+
+    async def start(self, campaign_id: str, at: int) -> bool:
+        """A draft or scheduled campaign is active from `at`."""
+        fields = {"status": "active", "send_at": at, "started_at": at}
+        return await self._move(campaign_id, fields, ("draft", "scheduled"))
+
+    async def stop(self, campaign_id: str) -> bool:
+        """A scheduled or active campaign reaches nobody else."""
+        return await self._move(campaign_id, {"status": "stopped"}, ("scheduled", "active"))
+
+    async def _move(self, campaign_id: str, fields: dict[str, object], only_status: tuple[str, ...]) -> bool:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         marks = ",".join("?" * len(only_status))
         changed = await self.db.run(
@@ -76,87 +178,32 @@ class CampaignStore:
         )
         return changed > 0
 
-    async def get(self, campaign_id: str) -> Row | None:
-        return await self.db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
+    async def get(self, campaign_id: str) -> CampaignRecord | None:
+        row = await self.db.fetchone(f"{_CAMPAIGN} WHERE id = ?", (campaign_id,))
+        return record(row, CampaignRecord) if row else None
 
-    async def recent(self, limit: int, offset: int) -> list[Row]:
-        return await self.db.fetchall(
-            "SELECT * FROM campaigns ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset)
-        )
+    async def recent(self, limit: int, offset: int) -> list[CampaignRecord]:
+        rows = await self.db.fetchall(f"{_CAMPAIGN} ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset))
+        return records(rows, CampaignRecord)
 
-    async def active(self) -> list[Row]:
-        return await self.db.fetchall(
-            "SELECT * FROM campaigns WHERE status = 'active' AND (expires_at IS NULL OR expires_at > ?)", (now_ms(),)
+    async def active(self) -> list[CampaignRecord]:
+        rows = await self.db.fetchall(
+            f"{_CAMPAIGN} WHERE status = 'active' AND (expires_at IS NULL OR expires_at > ?)", (now_ms(),)
         )
+        return records(rows, CampaignRecord)
 
     async def start_due(self) -> list[str]:
-        """Scheduled campaigns whose time has come become active, each exactly once."""
+        """Scheduled campaigns whose time has come become active, each exactly once: the ids of
+        those this call started."""
         now = now_ms()
         rows = await self.db.run_returning(
             "UPDATE campaigns SET status = 'active', started_at = ?, updated_at = ?"
             " WHERE status = 'scheduled' AND send_at <= ? RETURNING id",
             (now, now, now),
         )
-        return [r[0] for r in rows]
+        return [str(r[0]) for r in rows]
 
-    async def eligible(
-        self,
-        campaign_id: str,
-        customer_ids: list[str],
-        audience_sql: str,
-        params: list[Any],
-        daily_cap: int,
-        *,
-        dedupe_key: str,
-    ) -> list[Row]:
-        """Of these customers, those the campaign may reach now: identified, consenting, in the
-        audience, not reached by it yet, and under the daily cap of marketing notifications."""
-        rows: list[Row] = []
-        since = now_ms() - _DAY_MS
-        for start in range(0, len(customer_ids), 500):
-            chunk = customer_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += await self.db.fetchall(
-                f"""
-                SELECT * FROM customers
-                WHERE id IN ({marks}) AND external_id IS NOT NULL AND marketing_consent = 1 AND ({audience_sql})
-                  AND NOT EXISTS (SELECT 1 FROM notifications n
-                                  WHERE n.customer_id = customers.id AND n.dedupe_key = ?)
-                  AND (SELECT COUNT(*) FROM notifications n
-                       WHERE n.customer_id = customers.id AND n.marketing = 1 AND n.created_at > ?) < ?
-                """,
-                [*chunk, *params, dedupe_key, since, daily_cap],
-            )
-        return rows
-
-    async def customer(self, external_id: str) -> Row | None:
-        return await self.db.fetchone("SELECT * FROM customers WHERE external_id = ?", (external_id,))
-
-    async def in_audience(self, customer_id: str, audience_sql: str, params: list[Any]) -> bool:
-        row = await self.db.fetchone(
-            f"SELECT 1 FROM customers WHERE id = ? AND ({audience_sql})", [customer_id, *params]
-        )
-        return row is not None
-
-    async def stats(self, campaign_id: str) -> dict[str, int]:
-        recipients = await self.db.fetchone(
-            "SELECT COUNT(*) AS n FROM notifications WHERE campaign_id = ?", (campaign_id,)
-        )
-        rows = await self.db.fetchall(
-            "SELECT action, COUNT(*) AS n FROM notification_actions WHERE campaign_id = ? GROUP BY action",
-            (campaign_id,),
-        )
-        out = {"recipients": int(recipients["n"]) if recipients else 0}
-        out.update({r["action"]: int(r["n"]) for r in rows})
-        return out
-
-    async def customer_history(self, customer_id: str, limit: int) -> list[Row]:
-        return await self.db.fetchall(
-            """
-            SELECT n.seq, n.kind, n.title, n.campaign_id, n.created_at,
-                   (SELECT group_concat(a.action) FROM notification_actions a
-                    WHERE a.customer_id = n.customer_id AND a.seq = n.seq) AS actions
-            FROM notifications n WHERE n.customer_id = ? ORDER BY n.seq DESC LIMIT ?
-            """,
-            (customer_id, limit),
-        )
+    async def counts(self, campaign_id: str) -> CampaignCounts:
+        row = await self.db.fetchone(_COUNTS, (campaign_id, campaign_id))
+        assert row is not None  # noqa: S101 - an aggregate always has its one row
+        return record(row, CampaignCounts)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from server.ids import new_id, now_ms
-from server.store.db import Database, Row, Tx
+from server.store.db import Database, Row, Tx, record, records
 
 
 class CustomerRecord(msgspec.Struct):
@@ -105,22 +107,58 @@ _PUSH_COLUMNS = (
 )
 
 
+class CustomerDetails(msgspec.Struct):
+    """Everything the shop told about a customer: what segments target and templates greet with.
+
+    Built by `record` from the columns of `_PUSH_COLUMNS` (tags and attributes are JSON text in
+    the store, a list and a dict here).
+    """
+
+    id: str
+    external_id: str | None
+    name: str | None
+    email: str | None
+    loyalty_points: int
+    tier: str | None
+    birthday: str | None  # ISO date
+    last_order_at: int | None  # UTC ms
+    total_spent: float
+    tags: list[str]
+    marketing_consent: bool
+    timezone: str  # IANA name
+    locale: str | None
+    attributes: dict[str, Any]
+    created_at: int
+
+
+def details_columns(table: str) -> str:
+    """The columns a `CustomerDetails` is read from, qualified by `table` (a name or alias)."""
+    return ", ".join(f"{table}.{field}" for field in CustomerDetails.__struct_fields__)
+
+
 class CustomerAttributesStore:
-    """The attributes the push engine targets by; written by the shop's back end."""
+    """The attributes the push engine targets by; written by the shop's back end.
+
+    Guarantees: `upsert_many` is one transaction (all of its customers or none); a customer is
+    created once per shop id however many callers race (the UNIQUE external_id decides), and a
+    field not named in an upsert keeps its stored value. Reads see committed data only.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def get(self, external_id: str) -> Row | None:
-        return await self.db.fetchone(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE external_id = ?", (external_id,))
+    async def get(self, external_id: str) -> CustomerDetails | None:
+        row = await self.db.fetchone(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE external_id = ?", (external_id,))
+        return record(row, CustomerDetails) if row else None
 
-    async def by_ids(self, customer_ids: list[str]) -> list[Row]:
-        rows: list[Row] = []
+    async def by_ids(self, customer_ids: list[str]) -> list[CustomerDetails]:
+        found: list[CustomerDetails] = []
         for start in range(0, len(customer_ids), 500):
             chunk = customer_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows += await self.db.fetchall(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE id IN ({marks})", chunk)
-        return rows
+            rows = await self.db.fetchall(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE id IN ({marks})", chunk)
+            found += records(rows, CustomerDetails)
+        return found
 
     async def upsert_many(self, items: list[tuple[str, dict[str, object]]]) -> tuple[int, int]:
         """Insert or update customers by the shop's id, in one transaction: (created, updated)."""

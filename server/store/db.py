@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import queue
 import secrets
@@ -26,12 +27,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
+import msgspec.inspect
 
 log = logging.getLogger("rapport.store")
 
 Row = sqlite3.Row
 Tx = sqlite3.Connection
 T = TypeVar("T")
+R = TypeVar("R", bound=msgspec.Struct)
 
 # Most write functions one transaction runs together. Bounded so one transaction never holds
 # SQLite's write lock for long when another process shares the file.
@@ -240,6 +244,83 @@ class Database:
             log.exception("database ping failed")
             return False
         return True
+
+
+# -------------------------------------------------------------- typed records
+
+
+_JSON_TYPES = (msgspec.inspect.ListType, msgspec.inspect.DictType, msgspec.inspect.StructType)
+
+
+def _reader_of(field_type: msgspec.inspect.Type, python_type: Any) -> Callable[[Any], Any] | None:
+    """How a column's value becomes the field's value: None when it is already the right type."""
+    options = field_type.types if isinstance(field_type, msgspec.inspect.UnionType) else (field_type,)
+    if any(isinstance(option, _JSON_TYPES) for option in options):
+        decoder = msgspec.json.Decoder(python_type)
+        # A list, object or record kept in one column is JSON text; NULL stays None.
+        return lambda value: decoder.decode(value) if isinstance(value, str | bytes) else value
+    if any(isinstance(option, msgspec.inspect.BoolType) for option in options):
+        return lambda value: value if value is None else bool(value)  # SQLite keeps 0 and 1
+    return None
+
+
+class _Plan:
+    """How rows become records of one class: each field's column, and how its value is read."""
+
+    __slots__ = ("cls", "names", "positional", "readers")
+
+    def __init__(self, cls: type[msgspec.Struct]) -> None:
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)  # noqa: S101 - R is bound to Struct
+        python_types = {f.name: f.type for f in msgspec.structs.fields(cls)}
+        self.cls = cls
+        self.names = tuple(f.name for f in info.fields)
+        self.readers = tuple(_reader_of(f.type, python_types[f.name]) for f in info.fields)
+        parameters = inspect.signature(cls).parameters.values()
+        self.positional = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in parameters)
+
+    def columns(self, row: Row) -> list[int]:
+        """Where each field is in rows shaped like `row` (SQLite's names, case-insensitive)."""
+        keys = [key.lower() for key in row.keys()]  # noqa: SIM118 - sqlite3.Row has no __iter__ of keys
+        try:
+            return [keys.index(name.lower()) for name in self.names]
+        except ValueError:
+            missing = [name for name in self.names if name.lower() not in keys]
+            raise IndexError(f"{self.cls.__name__}: the query has no column {', '.join(missing)}") from None
+
+    def build(self, row: Row, columns: list[int]) -> Any:
+        values = [row[i] if read is None else read(row[i]) for i, read in zip(columns, self.readers, strict=True)]
+        if self.positional:
+            return self.cls(*values)
+        return self.cls(**dict(zip(self.names, values, strict=True)))
+
+
+@functools.cache
+def _plan(cls: type[msgspec.Struct]) -> _Plan:
+    return _Plan(cls)
+
+
+def record(row: Row, cls: type[R]) -> R:
+    """The one way a row leaves the store: as a typed record, each field read from the column of
+    its name. A column holding JSON text fills a list, dict or record field; 0/1 fills a bool.
+
+    A field missing from the row raises IndexError: a query and its record disagree, a bug.
+    """
+    plan = _plan(cls)
+    built: R = plan.build(row, plan.columns(row))
+    return built
+
+
+def records(rows: Iterable[Row], cls: type[R]) -> list[R]:
+    """`record` for every row of one query (the columns are looked up once)."""
+    plan = _plan(cls)
+    columns: list[int] | None = None
+    found: list[R] = []
+    for row in rows:
+        if columns is None:
+            columns = plan.columns(row)
+        found.append(plan.build(row, columns))
+    return found
 
 
 def _apply(tx: Tx, version: int, sql: str) -> bool:

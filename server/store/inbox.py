@@ -1,4 +1,20 @@
-"""Each customer's numbered notification stream (their inbox) and what happened to each item."""
+"""Each customer's numbered notification stream (their inbox) and what happened to each item.
+
+Guarantees:
+- Seqs: a customer's notifications are numbered 1, 2, 3... with no gap and no repeat, in the
+  order their write transactions commit (the seq is computed inside the write transaction, and
+  SQLite has one writer across processes). Several drafts for one customer in one call get
+  consecutive seqs in the order given.
+- Exactly once: a draft whose `dedupe_key` the customer already holds (stored before, or earlier
+  in the same call) is not stored; the unique index settles races between processes.
+- The daily cap is decided in the write transaction, counting what is stored and what the
+  call adds: campaigns racing to one customer from several tasks or processes cannot together
+  pass it. Only `marketing` drafts count and are capped.
+- `append` and `append_for_connected` are one write transaction each: the notifications and
+  the vouchers they carry (`VoucherBatch`) are stored together or not at all, and what they
+  return was read in that transaction (store, then publish: return values are committed data).
+- Reads (`after`, `latest_unexpired`, `last_seqs`, ...) see committed data only.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +26,9 @@ import msgspec
 
 from server.ids import now_ms
 from server.protocol import Notification, NotificationKind, VoucherInfo
-from server.store.db import Database, Row, Tx
+from server.store import vouchers
+from server.store.db import Database, Tx, record, records
+from server.store.vouchers import VoucherBatch
 
 
 class Draft(msgspec.Struct, kw_only=True):
@@ -22,7 +40,7 @@ class Draft(msgspec.Struct, kw_only=True):
     body: str
     url: str | None = None
     data: dict[str, Any] | None = None
-    # The voucher the notification carries (issued in the same transaction by the caller).
+    # The voucher the notification carries (issued in the same transaction, from a VoucherBatch).
     voucher: VoucherInfo | None = None
     expires_at: int | None = None
     campaign_id: str | None = None
@@ -30,10 +48,76 @@ class Draft(msgspec.Struct, kw_only=True):
     dedupe_key: str | None = None
 
 
+class StoredNotification(msgspec.Struct):
+    """A notification as stored, with the voucher it carries as that voucher is now."""
+
+    customer_id: str
+    seq: int
+    kind: NotificationKind
+    title: str
+    body: str
+    at: int
+    marketing: bool
+    url: str | None
+    data: dict[str, Any] | None
+    campaign_id: str | None
+    expires_at: int | None
+    v_code: str | None
+    v_kind: str | None
+    v_amount: float | None
+    v_currency: str | None
+    v_expires_at: int | None
+    v_redeemed: bool | None
+
+    def notification(self) -> Notification:
+        """The frame the customer is sent."""
+        voucher = None
+        if self.v_code is not None:
+            voucher = VoucherInfo(
+                code=self.v_code,
+                kind="percent" if self.v_kind == "percent" else "amount",
+                amount=self.v_amount or 0.0,
+                currency=self.v_currency,
+                expires_at=self.v_expires_at,
+                redeemed=bool(self.v_redeemed),
+            )
+        return Notification(
+            seq=self.seq,
+            kind=self.kind,
+            title=self.title,
+            body=self.body,
+            at=self.at,
+            marketing=self.marketing,
+            url=self.url,
+            data=self.data,
+            voucher=voucher,
+            campaign_id=self.campaign_id,
+            expires_at=self.expires_at,
+        )
+
+
+class Delivery(NamedTuple):
+    """One notification for one customer, to hand to their sockets."""
+
+    customer_id: str
+    notification: Notification
+
+
+class HistoryItem(msgspec.Struct):
+    """A notification as the shop follows it: what was sent and what the customer did with it."""
+
+    seq: int
+    kind: str
+    title: str
+    campaign_id: str | None
+    created_at: int
+    actions: list[str]
+
+
 _SELECT = """
-SELECT n.customer_id, n.seq, n.kind, n.marketing, n.campaign_id, n.title, n.body, n.url, n.data, n.expires_at,
-       n.created_at, v.code AS v_code, v.kind AS v_kind, v.amount AS v_amount, v.currency AS v_currency,
-       v.expires_at AS v_expires_at, v.redeemed_at AS v_redeemed_at
+SELECT n.customer_id, n.seq, n.kind, n.marketing, n.campaign_id, n.title, n.body, n.url, NULLIF(n.data, '{}') AS data,
+       n.expires_at, n.created_at AS at, v.code AS v_code, v.kind AS v_kind, v.amount AS v_amount,
+       v.currency AS v_currency, v.expires_at AS v_expires_at, v.redeemed_at IS NOT NULL AS v_redeemed
 FROM notifications n LEFT JOIN vouchers v ON v.code = n.voucher_code
 """
 
@@ -52,6 +136,16 @@ _MARKETING_SINCE = (
     "SELECT customer_id, COUNT(*) FROM notifications"
     " WHERE customer_id IN ({}) AND marketing = 1 AND created_at > ? GROUP BY customer_id"
 )
+# `_SELECT` holds braces ('{}'), so these take their placeholders by `_IDS.replace`, not `format`.
+_IDS = "/*ids*/"
+_WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({_IDS}) AND n.dedupe_key = ? ORDER BY n.customer_id"
+_STAMPED = f"{_SELECT} WHERE n.customer_id IN ({_IDS}) AND n.created_at = ? ORDER BY n.customer_id, n.seq"
+_HISTORY = """
+SELECT n.seq, n.kind, n.title, n.campaign_id, n.created_at,
+       (SELECT json_group_array(action) FROM (SELECT a.action FROM notification_actions a
+        WHERE a.customer_id = n.customer_id AND a.seq = n.seq ORDER BY a.action)) AS actions
+FROM notifications n WHERE n.customer_id = ? ORDER BY n.seq DESC LIMIT ?
+"""
 
 
 class DailyCap(NamedTuple):
@@ -62,13 +156,10 @@ class DailyCap(NamedTuple):
 
 
 class Appended(NamedTuple):
-    at: int  # the time stamped on what was stored, for `rows_since`
+    at: int  # the time stamped on everything this batch stored
     customer_ids: list[str]  # whose drafts were stored, once per stored draft, in batch order
     seqs: list[int]  # the seq each of those was stored with, in the same order
     drafts: list[Draft]  # and the draft itself
-
-
-_WITH_KEY = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.dedupe_key = ? ORDER BY n.customer_id"
 
 
 def _chunks(customer_ids: Sequence[str], size: int = 500) -> Iterator[tuple[list[str], str]]:
@@ -79,7 +170,7 @@ def _chunks(customer_ids: Sequence[str], size: int = 500) -> Iterator[tuple[list
 
 
 def notification_from(draft: Draft, seq: int, at: int) -> Notification:
-    """The notification as stored from this draft (what `notification_of` would read back)."""
+    """The notification as stored from this draft (what `StoredNotification.notification` reads back)."""
     return Notification(
         seq=seq,
         kind=draft.kind,
@@ -95,40 +186,74 @@ def notification_from(draft: Draft, seq: int, at: int) -> Notification:
     )
 
 
-def notification_of(row: Row) -> Notification:
-    voucher = None
-    if row["v_code"] is not None:
-        voucher = VoucherInfo(
-            code=row["v_code"],
-            kind=row["v_kind"],
-            amount=row["v_amount"],
-            currency=row["v_currency"],
-            expires_at=row["v_expires_at"],
-            redeemed=row["v_redeemed_at"] is not None,
-        )
-    data = json.loads(row["data"]) if row["data"] and row["data"] != "{}" else None
-    return Notification(
-        seq=row["seq"],
-        kind=row["kind"],
-        title=row["title"],
-        body=row["body"],
-        at=row["created_at"],
-        marketing=bool(row["marketing"]),
-        url=row["url"],
-        data=data,
-        voucher=voucher,
-        campaign_id=row["campaign_id"],
-        expires_at=row["expires_at"],
-    )
+def _deliveries(stored: list[StoredNotification]) -> list[Delivery]:
+    return [Delivery(s.customer_id, s.notification()) for s in stored]
 
 
 class InboxStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def append(
+        self,
+        drafts: Sequence[tuple[str, Draft]],
+        *,
+        daily_cap: DailyCap | None = None,
+        vouchers: VoucherBatch | None = None,
+    ) -> tuple[int, list[Delivery]]:
+        """Store drafts for customers (internal ids), with the vouchers of `vouchers` for those
+        whose draft was stored. Returns how many were stored, and what to publish: every
+        notification stored for those customers by this transaction, read back in it."""
+        if not drafts:
+            return 0, []
+
+        def work(tx: Tx) -> tuple[int, list[Delivery]]:
+            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
+            if not appended.customer_ids:
+                return 0, []
+            if vouchers is not None:
+                _issue(tx, vouchers, appended)
+            return len(appended.customer_ids), _deliveries(InboxStore.stored_now(tx, appended))
+
+        return await self.db.write(work)
+
+    async def append_for_connected(
+        self,
+        customer_ids: Sequence[str],
+        drafts: Sequence[tuple[str, Draft]],
+        dedupe_key: str,
+        *,
+        daily_cap: DailyCap | None = None,
+        vouchers: VoucherBatch | None = None,
+    ) -> tuple[int, list[Delivery]]:
+        """A broadcast's share for customers connected to one process: store `drafts` (all with
+        `dedupe_key`), then return, for each of `customer_ids` who holds it, the notification
+        with that key: stored now (built from the draft), or before by another process serving
+        another tab of theirs (read in this write transaction, so whatever another process
+        committed for the key is seen). Returns how many were stored now, and that list."""
+        if not drafts:
+            return 0, await self.with_key(customer_ids, dedupe_key)
+
+        def work(tx: Tx) -> tuple[int, list[Delivery]]:
+            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
+            if vouchers is not None and appended.customer_ids:
+                _issue(tx, vouchers, appended)
+            fresh = set(appended.customer_ids)
+            others = [cid for cid in customer_ids if cid not in fresh]
+            found = [
+                Delivery(cid, notification_from(draft, seq, appended.at))
+                for cid, seq, draft in zip(appended.customer_ids, appended.seqs, appended.drafts, strict=True)
+            ]
+            if others:
+                found += _deliveries(InboxStore.stored_with_key(tx, others, dedupe_key))
+            return len(appended.customer_ids), found
+
+        return await self.db.write(work)
+
     @staticmethod
     def append_many(tx: Tx, drafts: Sequence[tuple[str, Draft]], *, daily_cap: DailyCap | None = None) -> Appended:
-        """Store drafts for customers, in the caller's transaction; duplicates by key are skipped
+        """Store drafts for customers, in the caller's transaction (inside store/ only: services
+        call `append`, the reminders' firing runs this in its own); duplicates by key are skipped
         (against what is stored and within the batch). Several drafts for one customer get
         consecutive seqs in batch order. With `daily_cap`, a marketing draft for a customer who
         reached it is skipped: decided here, in the write transaction, so campaigns racing to one
@@ -187,41 +312,53 @@ class InboxStore:
         return Appended(now, stored, seqs, kept)
 
     @staticmethod
-    def rows_since(tx: Tx, customer_ids: Sequence[str], since: int) -> list[Row]:
-        """The notifications stored for these customers at or after `since` (a batch just written)."""
-        sql = f"{_SELECT} WHERE n.customer_id IN ({{}}) AND n.created_at >= ? ORDER BY n.customer_id, n.seq"
-        return [row for chunk, marks in _chunks(customer_ids) for row in tx.execute(sql.format(marks), (*chunk, since))]
-
-    @staticmethod
-    def rows_with_key(tx: Tx, customer_ids: Sequence[str], dedupe_key: str) -> list[Row]:
-        """The notification with this dedupe key of each of these customers who has one."""
+    def stored_now(tx: Tx, appended: Appended) -> list[StoredNotification]:
+        """What `append_many` just stored, read back in its transaction (with the vouchers as
+        stored), by customer then seq. Only those rows: another batch stamped in the same
+        millisecond is not repeated."""
+        stored = set(zip(appended.customer_ids, appended.seqs, strict=True))
         return [
-            row
-            for chunk, marks in _chunks(customer_ids)
-            for row in tx.execute(_WITH_KEY.format(marks), (*chunk, dedupe_key))
+            item
+            for chunk, marks in _chunks(sorted({cid for cid, _ in stored}))
+            for item in records(tx.execute(_STAMPED.replace(_IDS, marks), (*chunk, appended.at)), StoredNotification)
+            if (item.customer_id, item.seq) in stored
         ]
 
-    async def with_key(self, customer_ids: Sequence[str], dedupe_key: str) -> list[Row]:
-        """`rows_with_key` outside a write transaction."""
-        rows: list[Row] = []
-        for chunk, marks in _chunks(customer_ids):
-            rows += await self.db.fetchall(_WITH_KEY.format(marks), (*chunk, dedupe_key))
-        return rows
+    @staticmethod
+    def stored_with_key(tx: Tx, customer_ids: Sequence[str], dedupe_key: str) -> list[StoredNotification]:
+        """The notification with this dedupe key of each of these customers who has one."""
+        return [
+            record(row, StoredNotification)
+            for chunk, marks in _chunks(customer_ids)
+            for row in tx.execute(_WITH_KEY.replace(_IDS, marks), (*chunk, dedupe_key))
+        ]
 
-    async def after(self, customer_id: str, after: int, limit: int) -> list[Row]:
-        return await self.db.fetchall(
+    async def with_key(self, customer_ids: Sequence[str], dedupe_key: str) -> list[Delivery]:
+        """The notification with this dedupe key of each of these customers who has one."""
+        found: list[StoredNotification] = []
+        for chunk, marks in _chunks(customer_ids):
+            rows = await self.db.fetchall(_WITH_KEY.replace(_IDS, marks), (*chunk, dedupe_key))
+            found += records(rows, StoredNotification)
+        return _deliveries(found)
+
+    async def after(self, customer_id: str, after: int, limit: int) -> list[Notification]:
+        """A customer's notifications after seq `after`, in seq order (expired ones included)."""
+        rows = await self.db.fetchall(
             f"{_SELECT} WHERE n.customer_id = ? AND n.seq > ? ORDER BY n.seq LIMIT ?", (customer_id, after, limit)
         )
+        return [s.notification() for s in records(rows, StoredNotification)]
 
-    async def latest_unexpired(self, customer_id: str, limit: int) -> list[Row]:
+    async def latest_unexpired(self, customer_id: str, limit: int) -> list[Notification]:
+        """A customer's `limit` latest unexpired notifications, in seq order."""
         rows = await self.db.fetchall(
             f"{_SELECT} WHERE n.customer_id = ? AND (n.expires_at IS NULL OR n.expires_at > ?)"
             " ORDER BY n.seq DESC LIMIT ?",
             (customer_id, now_ms(), limit),
         )
-        return rows[::-1]
+        return [s.notification() for s in records(rows[::-1], StoredNotification)]
 
     async def last_seqs(self, customer_ids: list[str]) -> dict[str, int]:
+        """Each known customer's highest seq (0: none yet); unknown customers are left out."""
         if not customer_ids:
             return {}
         marks = ",".join("?" * len(customer_ids))
@@ -233,6 +370,7 @@ class InboxStore:
         return {r["id"]: r["last"] or 0 for r in rows}
 
     async def campaign_of(self, customer_id: str, seq: int) -> tuple[bool, str | None]:
+        """(whether the customer has notification `seq`, the campaign it came from)."""
         row = await self.db.fetchone(
             "SELECT campaign_id FROM notifications WHERE customer_id = ? AND seq = ?", (customer_id, seq)
         )
@@ -246,3 +384,12 @@ class InboxStore:
             (customer_id, seq, action, campaign_id, now_ms()),
         )
         return added > 0
+
+    async def history(self, customer_id: str, limit: int) -> list[HistoryItem]:
+        """A customer's latest notifications, newest first, each with the actions recorded on it."""
+        return records(await self.db.fetchall(_HISTORY, (customer_id, limit)), HistoryItem)
+
+
+def _issue(tx: Tx, batch: VoucherBatch, appended: Appended) -> None:
+    # Only for the customers whose notification (carrying the code) was stored now.
+    vouchers.issue(tx, batch, [cid for cid in dict.fromkeys(appended.customer_ids) if cid in batch.codes])

@@ -1,13 +1,25 @@
-"""E-vouchers: one unguessable code per recipient, single use, with expiry."""
+"""E-vouchers as stored: one unguessable code per recipient, single use, with expiry.
+
+Guarantees:
+- A voucher is written only with the notification that carries it, in the same write
+  transaction (`InboxStore.append`, given a `VoucherBatch`): a customer past the daily cap or
+  already reached gets neither, so no voucher exists that nobody was told of.
+- A customer holds at most one voucher per campaign (a UNIQUE index): issuing again keeps the
+  first one.
+- `redeem` is one conditional UPDATE: of any number of redemptions racing for one code, on any
+  number of processes, exactly one changes it, and only while it is unredeemed and unexpired.
+  The notification that carried the code is marked `redeemed` in the same transaction.
+- Codes are compared as stored (upper case); callers normalise what a person typed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import msgspec
 
 from server.ids import now_ms
-from server.store.db import Database, Row, Tx
+from server.store.db import Database, Tx, record, records
 
 
 class VoucherRecord(msgspec.Struct):
@@ -23,66 +35,57 @@ class VoucherRecord(msgspec.Struct):
     redeemed_order: str | None
 
 
-def _record(row: Row) -> VoucherRecord:
-    return VoucherRecord(**{f: row[f] for f in VoucherRecord.__struct_fields__})
+class VoucherBatch(msgspec.Struct, kw_only=True):
+    """A campaign's vouchers for a batch of customers, decided by the push engine: one code per
+    customer (`codes`, by internal customer id), all of one kind, amount and expiry."""
+
+    campaign_id: str
+    codes: dict[str, str]
+    kind: str
+    amount: float
+    currency: str | None
+    expires_at: int | None
+
+
+_SELECT = f"SELECT {', '.join(VoucherRecord.__struct_fields__)} FROM vouchers"
+
+
+def issue(tx: Tx, batch: VoucherBatch, customer_ids: Iterable[str]) -> None:
+    """Give these customers their code of `batch`, in the caller's write transaction (the inbox's,
+    so that the voucher and its notification are stored together); a holder keeps theirs."""
+    now = now_ms()
+    tx.executemany(
+        "INSERT OR IGNORE INTO vouchers (code, customer_id, campaign_id, kind, amount, currency, expires_at,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (batch.codes[cid], cid, batch.campaign_id, batch.kind, batch.amount, batch.currency, batch.expires_at, now)
+            for cid in customer_ids
+        ],
+    )
 
 
 class VoucherStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    def issue_many(
-        tx: Tx,
-        campaign_id: str,
-        codes: dict[str, str],
-        *,
-        kind: str,
-        amount: float,
-        currency: str | None,
-        expires_at: int | None,
-    ) -> dict[str, str]:
-        """Give each customer a voucher of the campaign, in the caller's transaction; a customer
-        who already has one keeps it. Returns the code each customer holds now."""
-        now = now_ms()
-        tx.executemany(
-            "INSERT OR IGNORE INTO vouchers (code, customer_id, campaign_id, kind, amount, currency, expires_at,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(code, cid, campaign_id, kind, amount, currency, expires_at, now) for cid, code in codes.items()],
-        )
-        held: dict[str, str] = {}
-        ids: Sequence[str] = list(codes)
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            held.update(
-                {
-                    r[0]: r[1]
-                    for r in tx.execute(
-                        f"SELECT customer_id, code FROM vouchers WHERE campaign_id = ? AND customer_id IN ({marks})",
-                        (campaign_id, *chunk),
-                    ).fetchall()
-                }
-            )
-        return held
-
     async def get(self, code: str) -> VoucherRecord | None:
-        row = await self.db.fetchone("SELECT * FROM vouchers WHERE code = ?", (code,))
-        return _record(row) if row else None
+        row = await self.db.fetchone(f"{_SELECT} WHERE code = ?", (code,))
+        return record(row, VoucherRecord) if row else None
 
     async def active_for(self, customer_id: str) -> list[VoucherRecord]:
+        """A customer's unredeemed, unexpired vouchers, the newest first."""
         rows = await self.db.fetchall(
-            "SELECT * FROM vouchers WHERE customer_id = ? AND redeemed_at IS NULL"
+            f"{_SELECT} WHERE customer_id = ? AND redeemed_at IS NULL"
             " AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC",
             (customer_id, now_ms()),
         )
-        return [_record(r) for r in rows]
+        return records(rows, VoucherRecord)
 
     async def redeem(self, code: str, order_id: str) -> tuple[VoucherRecord | None, bool]:
-        """(voucher, newly redeemed). Only an unredeemed, unexpired voucher changes, atomically."""
+        """(the voucher as it is after this call, whether this call redeemed it); None: no such code."""
         now = now_ms()
 
-        def work(tx: Tx) -> tuple[Row | None, bool]:
+        def work(tx: Tx) -> tuple[VoucherRecord | None, bool]:
             changed = (
                 tx.execute(
                     "UPDATE vouchers SET redeemed_at = ?, redeemed_order = ? WHERE code = ? AND redeemed_at IS NULL"
@@ -91,16 +94,16 @@ class VoucherStore:
                 ).rowcount
                 > 0
             )
-            row = tx.execute("SELECT * FROM vouchers WHERE code = ?", (code,)).fetchone()
-            if changed and row is not None:
+            row = tx.execute(f"{_SELECT} WHERE code = ?", (code,)).fetchone()
+            voucher = record(row, VoucherRecord) if row else None
+            if changed and voucher is not None:
                 # Tracking: the notification that carried this code counts as redeemed.
                 tx.execute(
                     "INSERT OR IGNORE INTO notification_actions (customer_id, seq, action, campaign_id, at)"
                     " SELECT customer_id, seq, 'redeemed', campaign_id, ? FROM notifications"
                     " WHERE customer_id = ? AND voucher_code = ?",
-                    (now, row["customer_id"], code),
+                    (now, voucher.customer_id, code),
                 )
-            return row, changed
+            return voucher, changed
 
-        row, changed = await self.db.write(work)
-        return (_record(row) if row else None), changed
+        return await self.db.write(work)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from server.cli import uvicorn_config_kwargs
 from server.node import Node
 from server.settings import Settings
 from tests.support.client import WsClient
+from tests.support.redis_server import PORT_ATTEMPTS, free_port, listens_on
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_EMAIL = "admin@example.com"
@@ -50,12 +50,6 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -144,19 +138,33 @@ class LiveServer(Server):
         return int(row["n"])
 
 
+class PortTaken(Exception):
+    """Another process holds the port picked for a server."""
+
+
 class ProcessServer(Server):
-    """`python -m server serve` in a child process, on a fixed port so it can be restarted."""
+    """`python -m server serve` in a child process, on a fixed port so it can be restarted.
+
+    The port is picked free, but another process may take it before the child binds it: then
+    the child exits ("address already in use"), or whoever holds it answers /readyz in its
+    place. Ready means the child itself listens on the port (its socket, by /proc); on a
+    collision at the first start another port is picked (a requested port, or a restart, keeps
+    its port: clients hold the URL)."""
 
     # Every child started, so none outlives the test session when a test fails half-way.
     started: ClassVar[list[subprocess.Popen[bytes]]] = []
 
     def __init__(self, settings: Settings, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.settings = settings
-        self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.fixed_port = port is not None
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(settings.database_path).with_suffix(f".{self.port}.log")
+        self._use_port(port or free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(self.settings.database_path).with_suffix(f".{self.port}.log")
 
     def env(self) -> dict[str, str]:
         from server.settings import DOCS
@@ -173,21 +181,41 @@ class ProcessServer(Server):
         return env
 
     def start(self) -> ProcessServer:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-        )
-        ProcessServer.started.append(self.proc)
+        may_move = not self.fixed_port and self.proc is None
+        for attempt in range(PORT_ATTEMPTS if may_move else 1):
+            try:
+                return self._start_once()
+            except PortTaken:
+                if not may_move or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self._use_port(free_port())
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> ProcessServer:
+        start_of_log = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            proc = self.proc = subprocess.Popen(
+                [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            )
+        ProcessServer.started.append(proc)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            if proc.poll() is not None:
+                with self.log_path.open("rb") as log:
+                    log.seek(start_of_log)
+                    said = log.read().decode(errors="replace")
+                if "address already in use" in said.lower():
+                    raise PortTaken(f"port {self.port}: {said[-500:]}")
+                raise RuntimeError(f"server exited: {said[-2000:]}")
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=0.5).status_code == 200:
-                    return self
+                ready = httpx.get(f"{self.base}/readyz", timeout=0.5).status_code == 200
             except httpx.HTTPError:
-                pass
+                ready = False
+            # Whoever answered must be our child: another process holding the port would
+            # answer too (our child then fails to bind and exits, above).
+            if ready and listens_on(proc.pid, self.port) is not False:
+                return self
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
 
