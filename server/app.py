@@ -16,8 +16,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from server.api.edge import problem_response
-from server.api.headers import SecurityHeaders
 from server.api.endpoint import routes as endpoint_routes
+from server.api.headers import SecurityHeaders
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - uvicorn[standard] brings httptools
     from uvicorn.protocols.http.h11_impl import H11Protocol as _Base  # type: ignore[assignment]
 
 
-class HeadDeadlineProtocol(_Base):  # type: ignore[misc, valid-type]
+class HeadDeadlineProtocol(_Base):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -148,6 +149,16 @@ class Node:
         await self.hub.stop()
         await self.broker.close()
         await self.db.close()
+
+    @property
+    def epoch(self) -> str:
+        """The store's epoch (a restored copy has a new one): clients compare it to resume."""
+        return self.db.epoch
+
+    async def ready(self) -> tuple[bool, bool]:
+        """Whether the store and the broker answer now (for /readyz)."""
+        store, broker = await asyncio.gather(self.db.ping(), self.broker.ping())
+        return store, broker
 
     async def _secret_list(self, name: str, configured: str | None) -> list[str]:
         """Configured keys (comma list, first signs) or one generated at first start and kept."""

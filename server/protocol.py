@@ -18,7 +18,6 @@ import msgspec
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Text = Annotated[str, msgspec.Meta(max_length=65536)]
-ShortText = Annotated[str, msgspec.Meta(max_length=200)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
@@ -79,13 +78,15 @@ class Frame(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, tag_
 
 
 class Identity(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """A logged-in shop customer, vouched for by the shop's back end (JWT or HMAC of user_id)."""
+    """A logged-in shop customer, vouched for by the shop's back end (JWT or HMAC of user_id).
+
+    Name and e-mail are not accepted here: a browser can say anything. They come from the
+    shop, through the customers API or as `name` and `email` claims of the signed JWT.
+    """
 
     user_id: Id
     token: Token | None = None
     user_hash: Annotated[str, msgspec.Meta(max_length=128)] | None = None
-    name: ShortText | None = None
-    email: ShortText | None = None
 
 
 class Hello(Frame, tag="hello"):

@@ -10,12 +10,11 @@ from starlette.responses import Response
 
 from server.auth.api_keys import bearer_of
 from server.auth.origins import origin_allowed
-from server.auth.sessions import COOKIE
+from server.auth.sessions import COOKIE, ActiveSession
 from server.chat.access import Actor
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode, encode
-from server.store.sessions import ActiveSession
 
 MAX_BODY_BYTES = 1 << 20
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -111,10 +110,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def json_body(request: Request, model: Any, limit: int = MAX_BODY_BYTES) -> Any:
-    """A JSON body validated by `model`. The JSON media type is required: it is what a page on
-    another site cannot send without a CORS preflight (text/plain is not)."""
+    """A JSON body validated by `model`. Without a bearer token (a browser may have sent our
+    cookie on its own) the JSON media type is required: it is what a page on another site
+    cannot send without a CORS preflight, where text/plain and forms can."""
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+    is_json = media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    if not is_json and (bearer(request) is None or media):
         raise Problem(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
     raw = await read_body(request, limit)
     try:

@@ -27,11 +27,11 @@ from server.api.edge import (
     json_response,
     refuse_cross_site,
 )
+from server.auth.sessions import ActiveSession
 from server.chat.access import Actor
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode
-from server.store.sessions import ActiveSession
 
 
 @dataclasses.dataclass(frozen=True)

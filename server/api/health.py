@@ -32,7 +32,7 @@ async def healthz(call: Call) -> Health:
 async def readyz(call: Call) -> object:
     node = call.node
     try:
-        store, broker = await asyncio.wait_for(asyncio.gather(node.db.ping(), node.broker.ping()), 2.0)
+        store, broker = await asyncio.wait_for(node.ready(), 2.0)
     except TimeoutError:
         store = broker = False
     ready = store and broker

@@ -10,8 +10,7 @@ from starlette.responses import Response
 from server.api.edge import address_of, json_response, session_of
 from server.api.endpoint import Call, endpoint
 from server.auth.accounts import PasswordChange
-from server.auth.sessions import COOKIE, DEVICE_COOKIE, DEVICE_MAX_AGE
-from server.store.agents import AgentRecord
+from server.auth.sessions import COOKIE, DEVICE_COOKIE, DEVICE_MAX_AGE, ActiveSession
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,8 +31,9 @@ class SessionOut(msgspec.Struct):
     expires_at: int
 
 
-def _out(agent: AgentRecord, expires_at: int) -> SessionOut:
-    return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email), expires_at)
+def _out(session: ActiveSession) -> SessionOut:
+    agent = session.agent
+    return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email), session.expires_at)
 
 
 @endpoint(
@@ -52,7 +52,7 @@ async def login(call: Call) -> Response:
     done = await call.node.logins.login(
         body.email, body.password, address=address_of(request), device_cookie=request.cookies.get(DEVICE_COOKIE)
     )
-    response = json_response(_out(done.session.agent, done.session.expires_at))
+    response = json_response(_out(done.session))
     secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE, done.cookie, max_age=call.node.sessions.max_age, httponly=True, samesite="lax", secure=secure, path="/"
@@ -72,7 +72,7 @@ async def login(call: Call) -> Response:
 @endpoint("GET", "/api/v1/session", summary="The agent logged in", tag="session", access="agent", response=SessionOut)
 async def whoami(call: Call) -> SessionOut:
     assert call.session is not None  # noqa: S101 - access="agent" authenticates a session
-    return _out(call.session.agent, call.session.expires_at)
+    return _out(call.session)
 
 
 @endpoint(

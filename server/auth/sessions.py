@@ -17,6 +17,8 @@ from server.protocol import Error, ErrorCode, encode
 from server.store.agents import AgentRecord
 from server.store.sessions import ActiveSession, SessionStore
 
+__all__ = ["COOKIE", "DEVICE_COOKIE", "DEVICE_MAX_AGE", "ActiveSession", "AgentSessions"]
+
 COOKIE = "rapport_session"
 # A device that logged in as an agent before: its own login limit, so that a stranger's guesses
 # at that agent's password (which exhaust the account's limit) do not lock the agent out.

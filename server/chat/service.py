@@ -252,7 +252,7 @@ class ChatService:
             # Every agent saw it in the queue, so saying it was taken reveals nothing new.
             if summary.status != "waiting" and not actor.is_admin:
                 raise Problem(ErrorCode.CONFLICT, "this conversation is no longer waiting", client_id)
-            event = self._assign(tx, out, conversation_id, actor.id, by=actor, client_id=client_id)
+            event = self._assign(tx, out, conversation_id, actor.id, summary.agent_id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
 
@@ -269,7 +269,9 @@ class ChatService:
             status = self._writable(tx, actor, conversation_id, client_id)
             if status == "closed":
                 raise Problem(ErrorCode.CONFLICT, "reopen the conversation before transferring it", client_id)
-            event = self._assign(tx, out, conversation_id, agent_id, by=actor, client_id=client_id)
+            summary = ConversationStore.summary_in(tx, conversation_id)
+            assert summary is not None  # noqa: S101 - _writable just found it in this transaction
+            event = self._assign(tx, out, conversation_id, agent_id, summary.agent_id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
 
@@ -356,7 +358,7 @@ class ChatService:
             agent = AgentStore.least_busy_online(tx, ttl_ms)
             if agent is None:
                 break
-            self._assign(tx, out, conversation_id, agent, by=None, client_id=None)
+            self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
 
     async def publish_queue(self) -> None:
         waiting = await self._conversations.waiting()
@@ -370,6 +372,7 @@ class ChatService:
         out: Outcome,
         conversation_id: str,
         agent_id: str,
+        previous_agent: str | None,
         *,
         by: Actor | None,
         client_id: str | None,
@@ -392,6 +395,9 @@ class ChatService:
         # Everyone following it who may no longer read it (the previous assignee, an agent who
         # looked at it while it waited) leaves it, on every process; then the new one joins.
         out.publications.append((streams.conversation(conversation_id), streams.access_envelope(update)))
+        if previous_agent and previous_agent != agent_id:
+            # Their console learns it changed hands (an admin keeps reading it, an agent left it above).
+            out.publications.append((streams.agent(previous_agent), streams.frame_envelope(update)))
         out.publications.append((streams.agent(agent_id), streams.grant_envelope(conversation_id, update)))
         out.publications.append((streams.customer(summary.customer_id), streams.frame_envelope(update)))
         out.queue_changed = True

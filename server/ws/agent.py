@@ -83,7 +83,7 @@ class AgentSession(ClientSession):
             encode_text(
                 Welcome(
                     role="agent",
-                    epoch=node.db.epoch,
+                    epoch=node.epoch,
                     max_message_chars=self.settings.max_message_chars,
                     agents_online=online,
                     conversations=conversations,

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from server.chat.access import Actor, may_follow
 from server.hub import Peer
 from server.protocol import CloseCode
-from server.ws.transport import SEND_NOW
+from server.ws.transport import ABORT, SEND_NOW
 
 log = logging.getLogger("rapport.ws")
 
@@ -129,6 +129,11 @@ class Connection(Peer):
         try:
             await asyncio.wait_for(self.websocket.close(code=code, reason=reason[:120]), CLOSE_WAIT)
         except TimeoutError:
+            # Drop the socket (its unsent bytes too) where the server lets us; otherwise the
+            # transport would wait forever to flush before closing, and a graceful shutdown with it.
+            abort = self.websocket.scope.get("extensions", {}).get(ABORT)
+            if abort is not None:
+                abort()
             if self._owner is not None and self._owner is not asyncio.current_task():
                 self._owner.cancel()
         except Exception:  # noqa: S110 - the peer is gone already; nothing left to tell it

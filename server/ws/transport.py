@@ -79,6 +79,9 @@ else:
 log = logging.getLogger("rapport.transport")
 
 SEND_NOW = "rapport.send_now"
+# The connection's transport's abort(): a client that stopped reading holds a full TCP window,
+# so a close (which flushes first) would never finish; ws/connection.py aborts such a socket.
+ABORT = "rapport.abort"
 
 Endpoint = Callable[[WebSocket], Awaitable[None]]
 Start = Callable[[Any, Any, Any], Awaitable[None]]
@@ -254,7 +257,9 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             try:
                 if self.handshake_initiated and not self.close_sent:
                     # ASGI types extensions as dicts of dicts; this one is a callable, read by our code only.
-                    cast(dict[str, Any], self.scope).setdefault("extensions", {})[SEND_NOW] = self.send_now
+                    extensions = cast(dict[str, Any], self.scope).setdefault("extensions", {})
+                    extensions[SEND_NOW] = self.send_now
+                    extensions[ABORT] = self.transport.abort
             except AttributeError as exc:
                 _drifted("offering direct writes", exc)
 

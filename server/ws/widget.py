@@ -75,7 +75,7 @@ class WidgetSession(ClientSession):
             encode_text(
                 Welcome(
                     role="customer",
-                    epoch=node.db.epoch,
+                    epoch=node.epoch,
                     max_message_chars=self.settings.max_message_chars,
                     agents_online=online,
                     conversations=conversations,

@@ -183,12 +183,16 @@ async def test_forged_expired_or_missing_customer_proof_is_refused(server: LiveS
         {"user_id": "c-1", "token": "not.a.jwt"},
         {"user_id": "c-1", "user_hash": user_hash("wrong-secret", "c-1")},
         {"user_id": "c-1", "user_hash": user_hash(SHOP_SECRET, "c-2")},
-        {"user_id": "c-1", "email": "c1@example.com"},  # an e-mail proves nothing
+        {"user_id": "c-1"},  # no proof at all
     ]
     for identity in forged:
         code, last = await identify(**identity)
         assert code == 4500, identity
         assert last["type"] == "error" and last["code"] == "unauthorized", identity
+    # An e-mail (or a name) from the browser proves nothing and is not even accepted: they come
+    # from the shop (its API, or signed claims of its JWT).
+    code, last = await identify(user_id="c-1", email="c1@example.com")
+    assert code == 4501 and last["code"] == "invalid_frame" and "email" in last["message"]
 
     # The genuine proofs, both ways, open the same customer.
     by_jwt = await server.customer(identity={"user_id": "c-1", "token": customer_token("c-1")})

@@ -216,5 +216,5 @@ async def test_password_guessing_is_counted_across_processes(cluster: Cluster) -
     for n in range(10):
         assert (await login(cluster.a if n % 2 else cluster.b, "guess")).status_code == 401
     for server in (cluster.a, cluster.b):
-        refused = await login(server, "admin-pass-1")
+        refused = await login(server, "console-pass-1")
         assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"

@@ -137,4 +137,4 @@ async def test_password_guessing_is_throttled_per_email(server: LiveServer) -> N
         # The eleventh try is refused, even with the right password; other agents log in as usual.
         refused = await login("ben@shop.test", AGENT_PASSWORD)
         assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
-        assert (await login("admin@example.com", "admin-pass-1")).status_code == 200
+        assert (await login("admin@example.com", "console-pass-1")).status_code == 200

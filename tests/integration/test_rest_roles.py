@@ -19,7 +19,7 @@ async def sessions(server: LiveServer) -> AsyncIterator[dict[str, httpx.AsyncCli
     await server.add_agent("mia@shop.test", "Mia", role="marketer")
     await server.add_agent("ben@shop.test", "Ben", role="agent")
     logins = {"marketer": ("mia@shop.test", AGENT_PASSWORD), "agent": ("ben@shop.test", AGENT_PASSWORD),
-              "admin": ("admin@example.com", "admin-pass-1")}
+              "admin": ("admin@example.com", "console-pass-1")}
     clients = {}
     for role, (email, password) in logins.items():
         client = httpx.AsyncClient(base_url=server.base, headers={"Origin": server.base})

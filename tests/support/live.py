@@ -25,8 +25,8 @@ from tests.support.redis_server import PORT_ATTEMPTS, free_port, listens_on
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_EMAIL = "admin@example.com"
-ADMIN_PASSWORD = "admin-pass-1"
-AGENT_PASSWORD = "agent-pass-1"
+ADMIN_PASSWORD = "console-pass-1"
+AGENT_PASSWORD = "staff-pass-22"
 
 
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
