@@ -170,24 +170,48 @@ def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
 _bulk_decoder = msgspec.json.Decoder(BulkCustomer)
 
 
+# The longest value one CSV cell or JSON line may hold. Python's csv module stops the whole file
+# at its own limit (131,072) with an error; cells are read up to the whole import's size and
+# checked here instead, so one bad line is reported and the others imported.
+MAX_CELL = 10_000
+MAX_LINE = 100_000
+csv.field_size_limit(64 * 1024 * 1024)
+_attributes = msgspec.json.Decoder(dict[str, Any])
+
+
 def parse_bulk(text: str, fmt: str) -> Iterator[tuple[int, BulkCustomer | str]]:
     """(line number, customer or the reason the line is refused), line by line: a bad line
     never stops the others."""
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        for number, row in enumerate(reader, start=2):
+        while True:
+            number = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield number, f"not CSV: {exc}"
+                continue
             try:
                 yield number, msgspec.convert(_csv_row(row), BulkCustomer, strict=False)
             except (msgspec.ValidationError, ValueError) as exc:
                 yield number, str(exc)
+            except RecursionError:
+                yield number, "a value is nested too deeply"
         return
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
+            continue
+        if len(line) > MAX_LINE:
+            yield number, f"a line longer than {MAX_LINE} characters"
             continue
         try:
             yield number, _bulk_decoder.decode(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             yield number, str(exc)
+        except RecursionError:
+            yield number, "a value is nested too deeply"
 
 
 def _csv_row(row: dict[str | None, str | None]) -> dict[str, Any]:
@@ -197,10 +221,15 @@ def _csv_row(row: dict[str | None, str | None]) -> dict[str, Any]:
     for key, value in row.items():
         if key is None or value is None or value == "":
             continue
+        if len(value) > MAX_CELL:
+            raise ValueError(f"the value of {key!r} is longer than {MAX_CELL} characters")
         if key == "tags":
             out[key] = [t.strip() for t in value.split("|") if t.strip()]
         elif key == "attributes":
-            out[key] = json.loads(value)
+            try:
+                out[key] = _attributes.decode(value)
+            except msgspec.DecodeError as exc:
+                raise ValueError(f"attributes: not a JSON object: {exc}") from None
         elif key == "marketing_consent":
             out[key] = value.strip().lower() in ("1", "true", "yes", "y")
         else:
