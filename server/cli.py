@@ -14,13 +14,14 @@ from pathlib import Path
 import jwt
 import uvicorn
 
-from server.auth.passwords import Passwords
+from server.auth.passwords import Passwords, weakness
 from server.push.customers import import_lines
 from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
 from server.store.api_keys import SCOPES, ApiKeyStore
 from server.store.customers import CustomerAttributesStore
+from server.store.sessions import SessionStore
 from server.ws.transport import lean_path_refused
 
 log = logging.getLogger("rapport.cli")
@@ -88,8 +89,9 @@ async def _migrate() -> int:
 async def _agent_add(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     password = args.password or os.environ.get("RAPPORT_AGENT_PASSWORD") or getpass.getpass("password: ")
-    if len(password) < 8:
-        print("rapport: a password needs at least 8 characters", file=sys.stderr)
+    why = weakness(password, email=args.email)
+    if why:
+        print(f"rapport: {why}", file=sys.stderr)
         return 2
     db = Database(settings.database_path)
     await db.open()
@@ -108,6 +110,31 @@ async def _agent_add(args: argparse.Namespace) -> int:
     finally:
         await db.close()
     print(f"{args.role} {args.email} created ({agent_id})")
+    return 0
+
+
+async def _agent_password(args: argparse.Namespace) -> int:
+    """For someone locked out (a forgotten password, or a stranger's guesses exhausting the
+    account's login limit on a new device): a new password, and every session of theirs ends."""
+    settings = Settings.from_env()
+    password = args.password or os.environ.get("RAPPORT_AGENT_PASSWORD") or getpass.getpass("new password: ")
+    why = weakness(password, email=args.email)
+    if why:
+        print(f"rapport: {why}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_path)
+    await db.open()
+    try:
+        agents = AgentStore(db)
+        agent = await agents.by_email(args.email)
+        if agent is None:
+            print(f"rapport: no account {args.email}", file=sys.stderr)
+            return 1
+        await agents.update(agent.id, {"password_hash": Passwords(settings).hash_now(password)})
+        ended = await SessionStore(db).end_all(agent.id)
+    finally:
+        await db.close()
+    print(f"password of {args.email} changed; {len(ended)} session(s) ended")
     return 0
 
 
@@ -188,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=["agent", "marketer", "admin"], default="agent")
     add.add_argument("--password", help="default: $RAPPORT_AGENT_PASSWORD or a prompt")
     add.add_argument("--max-concurrent", type=int)
+    reset = agent_sub.add_parser("password", help="set an account's password (its sessions end)")
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password", help="default: $RAPPORT_AGENT_PASSWORD or a prompt")
     apikey = sub.add_parser("apikey", help="manage API keys of the shop's back end")
     apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True)
     key_add = apikey_sub.add_parser("add", help="create an API key (printed once)")
@@ -205,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate())
     if args.command == "agent":
-        return asyncio.run(_agent_add(args))
+        return asyncio.run(_agent_add(args) if args.agent_command == "add" else _agent_password(args))
     if args.command == "apikey":
         return asyncio.run(_apikey_add(args))
     if args.command == "import":

@@ -51,6 +51,10 @@ class AgentSessions:
             return None
         return await self._store.active(data["s"])
 
+    async def active(self, session_id: str) -> bool:
+        """Whether that session still holds (not ended, not expired, its agent enabled)."""
+        return await self._store.active(session_id) is not None
+
     async def end(self, session: ActiveSession) -> None:
         if await self._store.end(session.id):
             await self._close_sockets(session.agent.id, [session.id], "you logged out")

@@ -19,6 +19,7 @@ from server.protocol import (
     CloseCode,
     ConversationTake,
     ConversationTransfer,
+    Error,
     ErrorCode,
     Hello,
     Presence,
@@ -28,6 +29,9 @@ from server.protocol import (
     encode_text,
 )
 from server.ws.session import ClientSession, Terminate
+
+# Seconds between re-reads of an agent socket's session: catches what no envelope announced.
+SESSION_RECHECK = 60.0
 
 
 class AgentSession(ClientSession):
@@ -45,7 +49,7 @@ class AgentSession(ClientSession):
         super().__init__(websocket, node)
         self.status = "online"
         self.expires_at = 0
-        self._expiry: asyncio.TimerHandle | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     def allowed_origins(self) -> tuple[str, ...]:
         return ()  # the console is served by this server: its own origin only
@@ -58,19 +62,15 @@ class AgentSession(ClientSession):
         if agent.role not in ("agent", "admin"):
             raise Terminate(CloseCode.FORBIDDEN, ErrorCode.FORBIDDEN, "only agents and admins answer chats")
         # Logging out or an admin's change ends the session: an `x:` envelope on the agent's
-        # channel names it (hub.py). Its expiry closes the socket too.
+        # channel names it (hub.py). Its expiry closes the socket too, and so does an end no
+        # envelope announced (`rapport agent password` from the command line), found by _watch.
         self.conn.session = session.id
         self.expires_at = session.expires_at
         self.become(Actor(type="agent", id=agent.id, name=agent.name, role=agent.role))
 
     async def start(self, hello: Hello) -> None:
         node, me = self.node, self.me
-        self._expiry = asyncio.get_running_loop().call_later(
-            max(0.0, (self.expires_at - now_ms()) / 1000),
-            self.conn.close_soon,
-            CloseCode.SESSION_ENDED,
-            "session expired",
-        )
+        self._watch = asyncio.create_task(self._watch_session(), name="agent-session-watch")
         # Presence first, channels next, state last: whatever changes after the joins arrives
         # as a frame after the welcome, and queue and presence frames always carry full state.
         await node.presence.set(me.id, self.conn.id, self.status)
@@ -112,9 +112,21 @@ class AgentSession(ClientSession):
         if now_ms() >= self.expires_at:
             raise Terminate(CloseCode.SESSION_ENDED, ErrorCode.UNAUTHORIZED, "session expired; log in again")
 
+    async def _watch_session(self) -> None:
+        """Close the socket when its session expires or ends (re-read every SESSION_RECHECK s)."""
+        session_id = self.conn.session
+        while not self.conn.closed:
+            await asyncio.sleep(min(SESSION_RECHECK, max(0.0, (self.expires_at - now_ms()) / 1000)))
+            if self.conn.closed:
+                return
+            if now_ms() >= self.expires_at or session_id is None or not await self.node.sessions.active(session_id):
+                self.conn.send(encode_text(Error(code=ErrorCode.UNAUTHORIZED, message="session ended; log in again")))
+                self.conn.close_soon(CloseCode.SESSION_ENDED, "session ended")
+                return
+
     async def finish(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
         if self.actor is not None:
             await self.node.presence.set(self.actor.id, self.conn.id, None)
 

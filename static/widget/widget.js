@@ -235,6 +235,10 @@ export function mount({ server, settings }) {
         client.identity = null;
         client.forget();
         client.start();
+      } else if (t.code === 4504 && !client.identity) {
+        // This visitor logged in in another tab: their token no longer opens anything here.
+        client.forget();
+        client.start();
       } else {
         status.textContent = "Chat unavailable";
       }
@@ -301,8 +305,8 @@ export function mount({ server, settings }) {
         client.identity = { user_id: String(user.user_id) };
         if (user.token) client.identity.token = user.token;
         if (user.user_hash) client.identity.user_hash = user.user_hash;
-        if (user.name) client.identity.name = user.name;
-        if (user.email) client.identity.email = user.email;
+        // Name and e-mail are the shop's to say (its API, or claims of the signed JWT): a
+        // browser's word is not taken for them, so they are not sent.
         if (started) {
           client.stop();
           client.start();
