@@ -15,8 +15,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from server.api import routes as api
 from server.api.edge import problem_response
-from server.api.endpoint import routes as endpoint_routes
 from server.api.headers import SecurityHeaders
 from server.errors import Problem
 from server.node import Node
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return Route("/" if path.parent.name == "demo" else "/console", endpoint)
 
     routes = [
-        *endpoint_routes(),
+        *api.routes(),
         WebSocketRoute("/ws/widget", widget_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         page(ROOT / "static" / "demo" / "index.html"),
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # header, which the client chooses (a redirect to anywhere): a wrong path is a 404 instead.
     app.router.redirect_slashes = False
     app.state.node = node
+    app.state.openapi = api.document()
     # Served without the middleware and router by `rapport serve` (ws/transport.py); the routes
     # above stay for any other server.
     app.state.websocket_routes = {"/ws/widget": widget_endpoint, "/ws/agent": agent_endpoint}

@@ -57,10 +57,11 @@ class Node:
         self.process_id = new_id("p")
         self.db = Database(settings.database_path)
         self.broker: Broker = create_broker(settings.redis_url)
-        self.conversations = ConversationStore(self.db)
-        self.agents = AgentStore(self.db)
-        self.customers = CustomerStore(self.db)
-        self.api_keys = ApiKeyStore(self.db)
+        # Stores are the services' alone: endpoints reach services (tests/unit/test_layers.py).
+        self._conversations = ConversationStore(self.db)
+        self._agents = AgentStore(self.db)
+        self._customers = CustomerStore(self.db)
+        self._api_keys = ApiKeyStore(self.db)
         # The push engine: its stores are its services' alone (endpoints reach the services).
         self._customer_attributes = CustomerAttributesStore(self.db)
         self._inbox_store = InboxStore(self.db)
@@ -74,15 +75,15 @@ class Node:
         )
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
-        self.shop_keys = ShopKeys(self.api_keys)
+        self.shop_keys = ShopKeys(self._api_keys)
         self.limits = Limits(
             frames_per_second=settings.rate_per_second,
             frame_burst=settings.rate_burst,
             connects_per_minute=settings.visitor_connects_per_minute,
             pause=settings.rate_limit_pause,
         )
-        self.chat = ChatService(self.db, self.conversations, self.agents, self.broker, settings)
-        self.presence = PresenceService(self.agents, self.broker, settings, self.process_id)
+        self.chat = ChatService(self.db, self._conversations, self._agents, self.broker, settings)
+        self.presence = PresenceService(self._agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
@@ -105,16 +106,16 @@ class Node:
         secret_keys = await self._secret_list("secret_key", self.settings.secret_key)
         self.shop_secret = (await self._secret_list("shop_secret", self.settings.shop_secret))[0]
         self.visitor_tokens = VisitorTokens(secret_keys, self.settings.visitor_token_max_age)
-        self.visitors = Visitors(self.customers, self.visitor_tokens, self.broker, self.settings, self.shop_secret)
+        self.visitors = Visitors(self._customers, self.visitor_tokens, self.broker, self.settings, self.shop_secret)
         sessions_store = SessionStore(self.db)
         self.sessions = AgentSessions(sessions_store, self.broker, secret_keys, self.settings.session_max_age)
-        self.logins = LoginService(self.agents, sessions_store, self.passwords, self.sessions, self.settings)
-        self.accounts = AgentAccounts(self.agents, self.passwords, self.sessions, self.settings)
+        self.logins = LoginService(self._agents, sessions_store, self.passwords, self.sessions, self.settings)
+        self.accounts = AgentAccounts(self._agents, self.passwords, self.sessions, self.settings)
         await self.accounts.ensure_first_admin()
         self.hub = Hub(
             self.broker,
             {
-                "conv": ConversationStream(self.conversations, self.settings, self.db.epoch),
+                "conv": ConversationStream(self._conversations, self.settings, self.db.epoch),
                 "inbox": InboxStream(self._inbox_store, self.settings),
             },
             self.settings,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import msgspec
 
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import Call, Resource, console
 from server.auth.accounts import Account, AccountChange, NewAccount
 from server.protocol import AgentInfo
+
+resource = Resource("agents")
+ADMINS = console("admin")
 
 
 class AgentList(msgspec.Struct):
@@ -17,33 +20,27 @@ class AccountList(msgspec.Struct):
     accounts: list[Account]
 
 
-@endpoint(
-    "GET", "/api/v1/agents", summary="Agents and their presence", tag="agents", access="agent", response=AgentList
-)
+@resource.endpoint("GET", "/api/v1/agents", summary="Agents and their presence", access=console(), response=AgentList)
 async def list_agents(call: Call) -> AgentList:
     return AgentList(agents=await call.node.presence.agents())
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/accounts",
     summary="Everyone who logs in to the console (agents, marketers, admins), deactivated ones too",
-    tag="agents",
-    access="agent",
-    roles=("admin",),
+    access=ADMINS,
     response=AccountList,
 )
 async def list_accounts(call: Call) -> AccountList:
     return AccountList(accounts=await call.node.accounts.everyone())
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/accounts",
     summary="Create an account (the password must meet the rules in docs/security.md)",
-    tag="agents",
-    access="agent",
-    roles=("admin",),
+    access=ADMINS,
     body=NewAccount,
     response=Account,
     status=201,
@@ -53,26 +50,22 @@ async def create_account(call: Call) -> Account:
     return await call.node.accounts.create(call.body)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/accounts/{agent_id:str}",
     summary="An account",
-    tag="agents",
-    access="agent",
-    roles=("admin",),
+    access=ADMINS,
     response=Account,
 )
 async def get_account(call: Call) -> Account:
     return await call.node.accounts.get(call.path["agent_id"])
 
 
-@endpoint(
+@resource.endpoint(
     "PATCH",
     "/api/v1/accounts/{agent_id:str}",
     summary="Change an account: name, role, concurrent chats, or deactivate it (its sessions end at once)",
-    tag="agents",
-    access="agent",
-    roles=("admin",),
+    access=ADMINS,
     body=AccountChange,
     response=Account,
 )

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import msgspec
 
-from server.api.endpoint import Call, Query, endpoint
+from server.api.endpoint import Call, Query, Resource, shop
 from server.push.campaigns import CampaignIn, CampaignOut, PreviewIn, PreviewOut, SendIn, Stats
 
-_MARKETERS = ("marketer", "admin")
+resource = Resource("campaigns")
+# Marketers and admins in the console, or the shop's back end with the campaigns scope.
+CAMPAIGNS = shop("campaigns", "marketer", "admin")
 
 
 class CampaignList(msgspec.Struct):
     campaigns: list[CampaignOut]
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/campaigns",
     summary="Create a campaign (a draft; templates are checked now)",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     body=CampaignIn,
     response=CampaignOut,
     status=201,
@@ -31,14 +30,11 @@ async def create_campaign(call: Call) -> CampaignOut:
     return await call.node.campaigns.create(call.body, created_by=f"{call.actor.type}:{call.actor.id}")
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/campaigns",
     summary="Campaigns, newest first",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     response=CampaignList,
     query={
         "limit": Query(int, 50, "page size", low=1, high=500),
@@ -49,28 +45,22 @@ async def list_campaigns(call: Call) -> CampaignList:
     return CampaignList(campaigns=await call.node.campaigns.recent(call.query["limit"], call.query["offset"]))
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/campaigns/{campaign_id:str}",
     summary="A campaign",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     response=CampaignOut,
 )
 async def get_campaign(call: Call) -> CampaignOut:
     return await call.node.campaigns.get(call.path["campaign_id"])
 
 
-@endpoint(
+@resource.endpoint(
     "PUT",
     "/api/v1/campaigns/{campaign_id:str}",
     summary="Change a draft or scheduled campaign",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     body=CampaignIn,
     response=CampaignOut,
 )
@@ -78,14 +68,11 @@ async def update_campaign(call: Call) -> CampaignOut:
     return await call.node.campaigns.update(call.path["campaign_id"], call.body)
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/campaigns/{campaign_id:str}/preview",
     summary="Render it for one customer",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     body=PreviewIn,
     response=PreviewOut,
 )
@@ -94,14 +81,11 @@ async def preview_campaign(call: Call) -> PreviewOut:
     return await call.node.campaigns.preview(call.path["campaign_id"], body.customer_id)
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/campaigns/{campaign_id:str}/send",
     summary="Send now, or schedule with send_at",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     body=SendIn,
     response=CampaignOut,
 )
@@ -110,28 +94,22 @@ async def send_campaign(call: Call) -> CampaignOut:
     return await call.node.campaigns.send(call.path["campaign_id"], body.send_at)
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/campaigns/{campaign_id:str}/stop",
     summary="Stop: nobody else gets it",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     response=CampaignOut,
 )
 async def stop_campaign(call: Call) -> CampaignOut:
     return await call.node.campaigns.stop_campaign(call.path["campaign_id"])
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/campaigns/{campaign_id:str}/stats",
     summary="Recipients, delivered, opened, clicked, dismissed, redeemed",
-    tag="campaigns",
-    access="shop",
-    scope="campaigns",
-    roles=_MARKETERS,
+    access=CAMPAIGNS,
     response=Stats,
 )
 async def campaign_stats(call: Call) -> Stats:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import msgspec
 
-from server.api.endpoint import Call, Query, endpoint
+from server.api.endpoint import CALLER, Call, Query, Resource, console, shop
 from server.chat.access import Actor
 from server.protocol import ConversationSummary, Event
+
+resource = Resource("conversations")
 
 
 class ConversationList(msgspec.Struct):
@@ -20,13 +22,11 @@ class Transcript(msgspec.Struct):
     next_after: int | None
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/conversations",
     summary="Your conversations and the waiting queue",
-    tag="conversations",
-    access="agent",
-    roles=("agent", "admin"),
+    access=console("agent", "admin"),
     response=ConversationList,
 )
 async def list_conversations(call: Call) -> ConversationList:
@@ -50,12 +50,11 @@ async def _transcript(call: Call, actor: Actor) -> Transcript:
     return Transcript(conversation=summary, events=events, next_after=next_after)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/conversations/{conversation_id:str}/events",
     summary="A transcript, paged (agents: with notes; customers: without)",
-    tag="conversations",
-    access="caller",
+    access=CALLER,
     response=Transcript,
     query=_PAGE,
 )
@@ -64,14 +63,11 @@ async def transcript(call: Call) -> Transcript:
     return await _transcript(call, call.actor)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/shop/conversations/{conversation_id:str}/events",
     summary="A transcript for the shop's back end",
-    tag="conversations",
-    access="shop",
-    scope="conversations",
-    roles=("admin",),
+    access=shop("conversations", "admin"),
     response=Transcript,
     query=_PAGE,
 )

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from server.api.endpoint import Call, Query, endpoint
+from server.api.endpoint import Call, Query, Resource, shop
 from server.errors import Problem
 from server.protocol import ErrorCode
 from server.push.customers import CustomerIn, CustomerOut, ImportResult, NotificationHistory
+
+resource = Resource("customers")
 
 
 def _source(call: Call) -> str:
     return f"api:{call.actor.id if call.actor else '?'}"
 
 
-@endpoint(
+@resource.endpoint(
     "PUT",
     "/api/v1/customers/{external_id:str}",
     summary="Create or update a customer by the shop's id",
-    tag="customers",
-    access="shop",
-    scope="customers",
-    roles=("admin",),
+    access=shop("customers", "admin"),
     body=CustomerIn,
     response=CustomerOut,
 )
@@ -30,14 +29,11 @@ async def upsert_customer(call: Call) -> CustomerOut:
     return await call.node.shop_customers.upsert(call.path["external_id"], body, source=_source(call))
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/customers/{external_id:str}",
     summary="A customer by the shop's id",
-    tag="customers",
-    access="shop",
-    scope="customers",
-    roles=("admin", "marketer"),
+    access=shop("customers", "admin", "marketer"),
     response=CustomerOut,
 )
 async def get_customer(call: Call) -> CustomerOut:
@@ -53,15 +49,12 @@ def _format(request: Request) -> str:
     raise Problem(ErrorCode.INVALID_REQUEST, "send text/csv or application/x-ndjson")
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/customers/import",
     summary="Import customers from JSON lines (application/x-ndjson) or CSV (text/csv); bad lines are"
     " reported, the rest imported",
-    tag="customers",
-    access="shop",
-    scope="customers",
-    roles=("admin",),
+    access=shop("customers", "admin"),
     response=ImportResult,
 )
 async def import_customers(call: Call) -> ImportResult:
@@ -84,14 +77,11 @@ async def import_customers(call: Call) -> ImportResult:
     return await call.node.shop_customers.import_lines(text, fmt, source=_source(call))
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/customers/{external_id:str}/notifications",
     summary="What a customer was sent and did with it (delivered, opened, clicked, dismissed, redeemed)",
-    tag="customers",
-    access="shop",
-    scope="customers",
-    roles=("admin", "marketer"),
+    access=shop("customers", "admin", "marketer"),
     response=NotificationHistory,
     query={"limit": Query(int, 100, "most recent first", low=1, high=1000)},
 )

@@ -2,7 +2,8 @@
 
 The same declaration builds the Starlette route, validates the request (body, query, path) with
 the msgspec models, checks access, and generates the OpenAPI document (`/openapi.json`), so
-the published contract cannot drift from what the server accepts.
+the published contract cannot drift from what the server accepts. Each resource module holds a
+`Resource` of its endpoints; server/api/routes.py lists the resources.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -63,6 +64,31 @@ class Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
+@dataclasses.dataclass(frozen=True)
+class Access:
+    """Who may call an endpoint. Use the presets: PUBLIC, CALLER, console(...), shop(...)."""
+
+    kind: Literal["public", "agent", "caller", "shop"]
+    scope: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+# Anyone.
+PUBLIC = Access("public")
+# A console session, or a customer (a visitor token or a shop JWT as Bearer).
+CALLER = Access("caller")
+
+
+def console(*roles: str) -> Access:
+    """A console session, with one of `roles` if given."""
+    return Access("agent", None, roles)
+
+
+def shop(scope: str, *roles: str) -> Access:
+    """The shop's back end with an API key holding `scope`, or a console session with one of `roles`."""
+    return Access("shop", scope, roles)
+
+
 @dataclasses.dataclass
 class Endpoint:
     method: str
@@ -70,9 +96,7 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    access: str  # "public", "agent", "caller" (agent or customer), "shop" (API key or agent role)
-    scope: str | None
-    roles: tuple[str, ...]
+    access: Access
     body: Any
     response: Any
     status: int
@@ -80,70 +104,54 @@ class Endpoint:
     max_body: int
 
 
-ENDPOINTS: list[Endpoint] = []
-
-
-def endpoint(
-    method: str,
-    path: str,
-    *,
-    summary: str,
-    tag: str,
-    access: str,
-    scope: str | None = None,
-    roles: tuple[str, ...] = (),
-    body: Any = None,
-    response: Any = None,
-    status: int = 200,
-    query: dict[str, Query] | None = None,
-    max_body: int = MAX_BODY_BYTES,
-) -> Callable[[Handler], Handler]:
-    """Register a handler. `access`:
-
-    - "public": anyone;
-    - "agent": a console session, with one of `roles` if given;
-    - "caller": a console session or a customer (visitor token or shop JWT as Bearer);
-    - "shop": an API key holding `scope`, or a console session with one of `roles`.
+class Resource:
+    """A resource module's endpoints, declared beside their handlers; server/api/routes.py lists
+    every resource (nothing registers itself on import).
 
     Whatever the access, a request that changes something without a bearer token must come
     from our own pages (edge.refuse_cross_site), and a body must be JSON of at most `max_body`
     bytes.
     """
 
-    def register(handler: Handler) -> Handler:
-        ENDPOINTS.append(
-            Endpoint(
-                method,
-                path,
-                handler,
-                summary,
-                tag,
-                access,
-                scope,
-                roles,
-                body,
-                response,
-                status,
-                query or {},
-                max_body,
-            )
-        )
-        return handler
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
 
-    return register
+    def endpoint(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        access: Access,
+        body: Any = None,
+        response: Any = None,
+        status: int = 200,
+        query: dict[str, Query] | None = None,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> Callable[[Handler], Handler]:
+        def declare(handler: Handler) -> Handler:
+            declared = Endpoint(
+                method, path, handler, summary, self.tag, access, body, response, status, query or {}, max_body
+            )
+            self.endpoints.append(declared)
+            return handler
+
+        return declare
 
 
 async def _authorise(ep: Endpoint, request: Request) -> tuple[Actor | None, ActiveSession | None]:
-    if ep.access == "public":
+    access = ep.access
+    if access.kind == "public":
         return None, None
-    if ep.access == "caller":
+    if access.kind == "caller":
         return await caller_of(request)
-    if ep.access == "agent":
-        return await agent_of(request, *ep.roles)
+    if access.kind == "agent":
+        return await agent_of(request, *access.roles)
     token = bearer(request)
     if token is not None and token.startswith("rk_"):
-        return await api_key_of(request, ep.scope or ""), None
-    return await agent_of(request, *ep.roles)
+        return await api_key_of(request, access.scope or ""), None
+    return await agent_of(request, *access.roles)
 
 
 def _query(ep: Endpoint, request: Request) -> dict[str, Any]:
@@ -168,7 +176,9 @@ def _query(ep: Endpoint, request: Request) -> dict[str, Any]:
     return values
 
 
-def _route(ep: Endpoint) -> Route:
+def route(ep: Endpoint) -> Route:
+    """The Starlette route of an endpoint: CSRF rule, access, query, body, then the handler."""
+
     async def handle(request: Request) -> Response:
         refuse_cross_site(request)
         actor, session = await _authorise(ep, request)
@@ -183,20 +193,6 @@ def _route(ep: Endpoint) -> Route:
         return json_response(result, ep.status)
 
     return Route(ep.path, handle, methods=[ep.method])
-
-
-def routes() -> list[Route]:
-    # Import the resource modules so their @endpoint declarations register.
-    from server.api import resources  # noqa: F401
-
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for ep in ENDPOINTS:
-        if (ep.method, ep.path) in seen:
-            continue
-        seen.add((ep.method, ep.path))
-        out.append(_route(ep))
-    return out
 
 
 # ---------------------------------------------------------------------------- OpenAPI
@@ -215,16 +211,16 @@ _PROBLEM = {
 }
 
 
-def openapi() -> dict[str, Any]:
-    routes()  # make sure every module registered
+def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of these endpoints."""
     models = []
-    for ep in ENDPOINTS:
+    for ep in endpoints:
         models += [m for m in (ep.body, ep.response) if m is not None]
     schemas, components = msgspec.json.schema_components(models, ref_template="#/components/schemas/{name}")
     schema_of = dict(zip((id(m) for m in models), schemas, strict=True))
     components["Problem"] = _PROBLEM
     paths: dict[str, Any] = {}
-    for ep in ENDPOINTS:
+    for ep in endpoints:
         problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         responses: dict[str, Any] = {}
         if ep.response is not None:
@@ -244,7 +240,7 @@ def openapi() -> dict[str, Any]:
             (422, "invalid"),
             (429, "too many requests"),
         ):
-            if ep.access == "public" and status in (401, 403):
+            if ep.access.kind == "public" and status in (401, 403):
                 continue
             responses[str(status)] = {"description": why, **problem}
         if ep.body is not None:
@@ -278,7 +274,7 @@ def openapi() -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": schema_of[id(ep.body)]}},
             }
-        if ep.access != "public":
+        if ep.access.kind != "public":
             operation["security"] = _security(ep)
         path = re.sub(r"{(\w+):\w+}", r"{\1}", ep.path)
         paths.setdefault(path, {})[ep.method.lower()] = operation
@@ -306,8 +302,8 @@ def openapi() -> dict[str, Any]:
 
 
 def _security(ep: Endpoint) -> list[dict[str, list[str]]]:
-    if ep.access == "agent":
+    if ep.access.kind == "agent":
         return [{"session": []}]
-    if ep.access == "caller":
+    if ep.access.kind == "caller":
         return [{"session": []}, {"customer": []}]
-    return [{"apiKey": [ep.scope or ""]}, {"session": []}]
+    return [{"apiKey": [ep.access.scope or ""]}, {"session": []}]

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import msgspec
 
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import Call, Resource, shop
 from server.protocol import Id, PropValue
 from server.push.customers import ExternalId
+
+resource = Resource("events")
 
 
 class EventIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -17,14 +19,11 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     props: Annotated[dict[Annotated[str, msgspec.Meta(max_length=64)], PropValue], msgspec.Meta(max_length=20)] = {}
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/events",
     summary="A customer did something (cross-sell and up-sell triggers)",
-    tag="events",
-    access="shop",
-    scope="events",
-    roles=("admin",),
+    access=shop("events", "admin"),
     body=EventIn,
     status=202,
 )

@@ -7,7 +7,9 @@ import asyncio
 import msgspec
 
 from server.api.edge import json_response
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import PUBLIC, Call, Resource
+
+resource = Resource("health")
 
 
 class Health(msgspec.Struct):
@@ -16,17 +18,16 @@ class Health(msgspec.Struct):
     broker: bool | None = None
 
 
-@endpoint("GET", "/healthz", summary="The process is up", tag="health", access="public", response=Health)
+@resource.endpoint("GET", "/healthz", summary="The process is up", access=PUBLIC, response=Health)
 async def healthz(call: Call) -> Health:
     return Health(status="ok")
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/readyz",
     summary="The store and the broker answer (503 otherwise)",
-    tag="health",
-    access="public",
+    access=PUBLIC,
     response=Health,
 )
 async def readyz(call: Call) -> object:

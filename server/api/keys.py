@@ -6,8 +6,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import Call, Resource, console
 from server.auth.api_keys import ApiKey
+
+resource = Resource("api keys")
+ADMINS = console("admin")
 
 Scope = Literal["customers", "orders", "segments", "campaigns", "vouchers", "reminders", "events", "conversations", "*"]
 
@@ -27,13 +30,11 @@ class KeyList(msgspec.Struct):
     keys: list[ApiKey]
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/api-keys",
     summary="Create an API key (the token is shown once)",
-    tag="api keys",
-    access="agent",
-    roles=("admin",),
+    access=ADMINS,
     body=NewKey,
     response=CreatedKey,
     status=201,
@@ -44,26 +45,17 @@ async def create_key(call: Call) -> CreatedKey:
     return CreatedKey(key=key, token=token)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/api-keys",
     summary="API keys (without secrets)",
-    tag="api keys",
-    access="agent",
-    roles=("admin",),
+    access=ADMINS,
     response=KeyList,
 )
 async def list_keys(call: Call) -> KeyList:
     return KeyList(keys=await call.node.shop_keys.everything())
 
 
-@endpoint(
-    "DELETE",
-    "/api/v1/api-keys/{key_id:str}",
-    summary="Revoke an API key",
-    tag="api keys",
-    access="agent",
-    roles=("admin",),
-)
+@resource.endpoint("DELETE", "/api/v1/api-keys/{key_id:str}", summary="Revoke an API key", access=ADMINS)
 async def revoke_key(call: Call) -> None:
     await call.node.shop_keys.revoke(call.path["key_id"])

@@ -1,17 +1,15 @@
-"""Serves the OpenAPI document generated from the endpoint declarations."""
+"""Serves the OpenAPI document generated from the endpoint declarations (built once by routes.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from server.api.endpoint import Call, endpoint, openapi
+from server.api.endpoint import PUBLIC, Call, Resource
 
-_cached: dict[str, Any] | None = None
+resource = Resource("meta")
 
 
-@endpoint("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", tag="meta", access="public")
+@resource.endpoint("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", access=PUBLIC)
 async def openapi_json(call: Call) -> dict[str, Any]:
-    global _cached
-    if _cached is None:
-        _cached = openapi()
-    return _cached
+    document: dict[str, Any] = call.request.app.state.openapi
+    return document

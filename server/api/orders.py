@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import Call, Resource, shop
 from server.push.orders import OrderEvent, OrderEventOut
 
+resource = Resource("orders")
 
-@endpoint(
+
+@resource.endpoint(
     "POST",
     "/api/v1/orders/events",
     summary="Tell a customer about their order (stored, pushed live,"
     " kept for their next visit; idempotent per order and status)",
-    tag="orders",
-    access="shop",
-    scope="orders",
-    roles=("admin",),
+    access=shop("orders", "admin"),
     body=OrderEvent,
     response=OrderEventOut,
     status=201,

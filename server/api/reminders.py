@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import msgspec
 
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import Call, Resource, shop
 from server.push.reminders import ReminderIn, ReminderOut
 
-_ROLES = ("admin", "marketer")
+resource = Resource("reminders")
+REMINDERS = shop("reminders", "admin", "marketer")
 
 
 class ReminderList(msgspec.Struct):
     reminders: list[ReminderOut]
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/customers/{external_id:str}/reminders",
     summary="Remind a customer of a date (yearly or once) at their local time; templates are checked now",
-    tag="reminders",
-    access="shop",
-    scope="reminders",
-    roles=_ROLES,
+    access=REMINDERS,
     body=ReminderIn,
     response=ReminderOut,
     status=201,
@@ -30,28 +28,22 @@ async def create_reminder(call: Call) -> ReminderOut:
     return await call.node.reminders.create(call.path["external_id"], call.body)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/customers/{external_id:str}/reminders",
     summary="A customer's reminders, the next to fire first",
-    tag="reminders",
-    access="shop",
-    scope="reminders",
-    roles=_ROLES,
+    access=REMINDERS,
     response=ReminderList,
 )
 async def list_reminders(call: Call) -> ReminderList:
     return ReminderList(reminders=await call.node.reminders.for_customer(call.path["external_id"]))
 
 
-@endpoint(
+@resource.endpoint(
     "DELETE",
     "/api/v1/reminders/{reminder_id:str}",
     summary="Delete a reminder (it fires no more)",
-    tag="reminders",
-    access="shop",
-    scope="reminders",
-    roles=_ROLES,
+    access=REMINDERS,
 )
 async def delete_reminder(call: Call) -> None:
     await call.node.reminders.delete(call.path["reminder_id"])

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from server.api.endpoint import Call, Query, endpoint
+from server.api.endpoint import Call, Query, Resource, shop
 from server.push.segments import Condition, Members, SegmentIn, SegmentList, SegmentOut
 
-_MARKETERS = ("marketer", "admin")
+resource = Resource("segments")
+SEGMENTS = shop("segments", "marketer", "admin")
 _PAGE = {
     "limit": Query(int, 100, "page size", low=1, high=1000),
     "offset": Query(int, 0, "members to skip", low=0, high=10**9),
 }
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/segments",
     summary="Create a segment",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     body=SegmentIn,
     response=SegmentOut,
     status=201,
@@ -28,42 +26,33 @@ async def create_segment(call: Call) -> SegmentOut:
     return await call.node.segments.create(call.body)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/segments",
     summary="Segments with their member counts",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     response=SegmentList,
 )
 async def list_segments(call: Call) -> SegmentList:
     return await call.node.segments.all()
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/segments/{segment_id:str}",
     summary="A segment and its member count",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     response=SegmentOut,
 )
 async def get_segment(call: Call) -> SegmentOut:
     return await call.node.segments.get(call.path["segment_id"])
 
 
-@endpoint(
+@resource.endpoint(
     "PUT",
     "/api/v1/segments/{segment_id:str}",
     summary="Change a segment",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     body=SegmentIn,
     response=SegmentOut,
 )
@@ -71,27 +60,16 @@ async def update_segment(call: Call) -> SegmentOut:
     return await call.node.segments.update(call.path["segment_id"], call.body)
 
 
-@endpoint(
-    "DELETE",
-    "/api/v1/segments/{segment_id:str}",
-    summary="Delete a segment",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
-)
+@resource.endpoint("DELETE", "/api/v1/segments/{segment_id:str}", summary="Delete a segment", access=SEGMENTS)
 async def delete_segment(call: Call) -> None:
     await call.node.segments.delete(call.path["segment_id"])
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/segments/{segment_id:str}/members",
     summary="A segment's customers, paged",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     response=Members,
     query=_PAGE,
 )
@@ -99,14 +77,11 @@ async def segment_members(call: Call) -> Members:
     return await call.node.segments.members(call.path["segment_id"], call.query["limit"], call.query["offset"])
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/segments/preview",
     summary="Count and list the customers some rules select",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     body=Condition,
     response=Members,
     query=_PAGE,
@@ -115,14 +90,11 @@ async def preview_rules(call: Call) -> Members:
     return await call.node.segments.preview(call.body, call.query["limit"], call.query["offset"])
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/segments/builtin/lapsed",
     summary="Lapsed customers: no order for `days` days",
-    tag="segments",
-    access="shop",
-    scope="segments",
-    roles=_MARKETERS,
+    access=SEGMENTS,
     response=Members,
     query={**_PAGE, "days": Query(int, 90, "days without an order", low=1, high=3650)},
 )

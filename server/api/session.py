@@ -8,9 +8,11 @@ import msgspec
 from starlette.responses import Response
 
 from server.api.edge import address_of, json_response, session_of
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import PUBLIC, Call, Resource, console
 from server.auth.accounts import PasswordChange
 from server.auth.sessions import COOKIE, DEVICE_COOKIE, DEVICE_MAX_AGE, ActiveSession
+
+resource = Resource("session")
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,12 +38,11 @@ def _out(session: ActiveSession) -> SessionOut:
     return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email), session.expires_at)
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/session",
     summary="Log in to the console (sets the session cookie)",
-    tag="session",
-    access="public",
+    access=PUBLIC,
     body=Login,
     response=SessionOut,
     max_body=16 * 1024,
@@ -69,15 +70,13 @@ async def login(call: Call) -> Response:
     return response
 
 
-@endpoint("GET", "/api/v1/session", summary="The agent logged in", tag="session", access="agent", response=SessionOut)
+@resource.endpoint("GET", "/api/v1/session", summary="The agent logged in", access=console(), response=SessionOut)
 async def whoami(call: Call) -> SessionOut:
     assert call.session is not None  # noqa: S101 - access="agent" authenticates a session
     return _out(call.session)
 
 
-@endpoint(
-    "DELETE", "/api/v1/session", summary="Log out (the session ends on the server)", tag="session", access="public"
-)
+@resource.endpoint("DELETE", "/api/v1/session", summary="Log out (the session ends on the server)", access=PUBLIC)
 async def logout(call: Call) -> Response:
     session = await session_of(call.request)
     if session is not None:
@@ -87,12 +86,11 @@ async def logout(call: Call) -> Response:
     return response
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/session/password",
     summary="Change your password (your other sessions end)",
-    tag="session",
-    access="agent",
+    access=console(),
     body=PasswordChange,
     max_body=16 * 1024,
 )

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import msgspec
 
-from server.api.endpoint import Call, endpoint
+from server.api.endpoint import CALLER, Call, Resource, shop
 from server.errors import Problem
 from server.protocol import ErrorCode, VoucherInfo
 from server.push.vouchers import VoucherOut
+
+resource = Resource("vouchers")
 
 
 class RedeemIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -20,28 +22,22 @@ class MyVouchers(msgspec.Struct):
     vouchers: list[VoucherInfo]
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/vouchers/{code:str}",
     summary="A voucher's state",
-    tag="vouchers",
-    access="shop",
-    scope="vouchers",
-    roles=("admin", "marketer"),
+    access=shop("vouchers", "admin", "marketer"),
     response=VoucherOut,
 )
 async def get_voucher(call: Call) -> VoucherOut:
     return await call.node.vouchers.get(call.path["code"])
 
 
-@endpoint(
+@resource.endpoint(
     "POST",
     "/api/v1/vouchers/{code:str}/redeem",
     summary="Redeem once; repeating it for the same order is answered as before, another order is refused",
-    tag="vouchers",
-    access="shop",
-    scope="vouchers",
-    roles=("admin",),
+    access=shop("vouchers", "admin"),
     body=RedeemIn,
     response=VoucherOut,
 )
@@ -50,12 +46,11 @@ async def redeem_voucher(call: Call) -> VoucherOut:
     return await call.node.vouchers.redeem(call.path["code"], body.order_id)
 
 
-@endpoint(
+@resource.endpoint(
     "GET",
     "/api/v1/me/vouchers",
     summary="The calling customer's active vouchers",
-    tag="vouchers",
-    access="caller",
+    access=CALLER,
     response=MyVouchers,
 )
 async def my_vouchers(call: Call) -> MyVouchers:

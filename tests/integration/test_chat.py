@@ -83,7 +83,7 @@ async def test_auto_assignment_picks_least_busy_agent(server: LiveServer) -> Non
         convs.append((await shopper.send_message(f"question {i}"))["conversation_id"])
     loads: dict[str, int] = {}
     for conv in convs:
-        summary = await server.node.conversations.get(conv)
+        summary = await server.node._conversations.get(conv)
         assert summary is not None and summary.status == "assigned"
         loads[summary.agent_id or ""] = loads.get(summary.agent_id or "", 0) + 1
     assert loads == {anna.welcome["agent"]["id"]: 2, ben.welcome["agent"]["id"]: 2}
@@ -120,7 +120,7 @@ async def test_transfer_away_revokes_a_plain_agent(server: LiveServer) -> None:
     shopper = await server.customer()
     conv = (await shopper.send_message("hello"))["conversation_id"]
     await anna.wait_type("event", conversation_id=conv, kind="assigned")
-    ben_id = (await server.node.agents.by_email("ben@shop.test")).id  # type: ignore[union-attr]
+    ben_id = (await server.node._agents.by_email("ben@shop.test")).id  # type: ignore[union-attr]
     await anna.send(type="conversation.transfer", client_id="x", conversation_id=conv, agent_id=ben_id)
     await anna.wait_type("ack", client_id="x")
     err = await anna.send_message("still here?", conv)

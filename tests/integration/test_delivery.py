@@ -60,7 +60,7 @@ async def test_resend_with_the_same_client_id_is_not_doubled(server: LiveServer)
     acks = [await c.wait_for(lambda f: f.get("client_id") == "burst-1" and f["type"] == "ack") for c, _ in frames]
     assert len({a["seq"] for a in acks}) == 1
     assert sum(1 for a in acks if not a.get("duplicate")) == 1
-    transcript = await server.node.conversations.events_after(conv, 0, 1000)
+    transcript = await server.node._conversations.events_after(conv, 0, 1000)
     assert [s.event.text for s in transcript if s.event.kind == "message"].count("burst") == 1
     await agent.wait_for(lambda f: f.get("text") == "burst")
     await agent.quiet(0.2)
@@ -71,7 +71,7 @@ async def test_resend_with_the_same_client_id_is_not_doubled(server: LiveServer)
     one = await fresh.send_message("new chat", client_id="start-1")
     two = await fresh.send_message("new chat", client_id="start-1")
     assert two["duplicate"] is True and two["conversation_id"] == one["conversation_id"]
-    assert len(await server.node.conversations.for_customer(fresh.welcome["customer_id"])) == 1
+    assert len(await server.node._conversations.for_customer(fresh.welcome["customer_id"])) == 1
 
 
 async def test_a_lost_broker_hint_is_recovered_from_the_store(server: LiveServer) -> None:

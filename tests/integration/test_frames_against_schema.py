@@ -28,7 +28,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def shop(server: LiveServer) -> AsyncIterator[Shop]:
-    _key, token = await server.node.api_keys.create("shop", ["*"])
+    _key, token = await server.node.shop_keys.create("shop", ["*"])
     client = Shop(server, token)
     yield client
     await client.close()

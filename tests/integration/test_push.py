@@ -34,7 +34,7 @@ def settings(tmp_path: Path, topology: str, request: pytest.FixtureRequest) -> S
 
 @pytest.fixture
 async def shop(server: LiveServer, settings: Settings, topology: str) -> AsyncIterator[Shop]:
-    _key, token = await server.node.api_keys.create("shop", ["*"])
+    _key, token = await server.node.shop_keys.create("shop", ["*"])
     other = await asyncio.to_thread(ProcessServer(settings).start) if topology == "two processes" else None
     client = Shop(server, token, browsers=[server, other] if other else [server])
     try:
@@ -152,7 +152,7 @@ async def test_absent_customers_get_unexpired_offers_on_connect_but_not_expired_
 async def test_the_daily_frequency_cap(tmp_path: Path) -> None:
     live = await LiveServer(test_settings(tmp_path, frequency_cap_per_day=2)).start()
     try:
-        _key, token = await live.node.api_keys.create("shop", ["*"])
+        _key, token = await live.node.shop_keys.create("shop", ["*"])
         shop = Shop(live, token)
         await shop.customer("u1", name="Ann")
         ann = await shop.browser("u1")
@@ -176,7 +176,7 @@ async def test_the_cap_holds_when_campaigns_start_at_once(tmp_path: Path) -> Non
     # store's write transaction, so only the first one in wins, and no voucher is left behind.
     live = await LiveServer(test_settings(tmp_path, frequency_cap_per_day=1)).start()
     try:
-        _key, token = await live.node.api_keys.create("shop", ["*"])
+        _key, token = await live.node.shop_keys.create("shop", ["*"])
         shop = Shop(live, token)
         tabs = []
         for i in range(6):
@@ -253,7 +253,7 @@ async def test_tracking_counts_each_action_once(shop: Shop) -> None:
 async def test_page_and_event_triggers(tmp_path: Path) -> None:
     live = await LiveServer(test_settings(tmp_path, frequency_cap_per_day=10)).start()
     try:
-        _key, token = await live.node.api_keys.create("shop", ["*"])
+        _key, token = await live.node.shop_keys.create("shop", ["*"])
         shop = Shop(live, token)
         await _triggers(shop)
         await shop.close()
@@ -305,7 +305,7 @@ async def test_time_on_page_trigger(shop: Shop) -> None:
 async def test_scheduled_campaign_starts_on_time(tmp_path: Path) -> None:
     live = await LiveServer(test_settings(tmp_path, scheduler_interval=0.1)).start()
     try:
-        _key, token = await live.node.api_keys.create("shop", ["*"])
+        _key, token = await live.node.shop_keys.create("shop", ["*"])
         shop = Shop(live, token)
         await shop.customer("u1", name="Ann")
         ann = await shop.browser("u1")
@@ -396,11 +396,11 @@ async def test_bulk_import_reports_bad_lines_and_imports_the_rest(shop: Shop, se
 
 
 async def test_api_keys_are_scoped_and_revocable(server: LiveServer) -> None:
-    key, token = await server.node.api_keys.create("orders only", ["orders"])
+    key, token = await server.node.shop_keys.create("orders only", ["orders"])
     limited = Shop(server, token)
     err = await limited.call("PUT", "/api/v1/customers/u1", 403, json={"name": "x"})
     assert err["code"] == "forbidden"
-    await server.node.api_keys.revoke(key.id)
+    await server.node.shop_keys.revoke(key.id)
     assert (await limited.call("POST", "/api/v1/orders/events", 401, json={
         "customer_id": "u1", "order_id": "o", "status": "s", "text": "t"}))["code"] == "unauthorized"
     forged = Shop(server, token[:-2] + "xx")

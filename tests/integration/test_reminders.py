@@ -31,7 +31,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def shop(server: LiveServer) -> AsyncIterator[Shop]:
-    _key, token = await server.node.api_keys.create("shop", ["*"])
+    _key, token = await server.node.shop_keys.create("shop", ["*"])
     client = Shop(server, token)
     yield client
     await client.close()
@@ -206,7 +206,7 @@ async def test_the_api_refuses_what_cannot_fire(shop: Shop, server: LiveServer) 
     # Feb 29 yearly is accepted; a key without the `reminders` scope is not.
     leap = await shop.call("POST", path, 201, json={**base, "month": 2, "day": 29})
     assert local(leap["next_fire_at"], "Australia/Sydney").strftime("%m-%d %H:%M") in ("02-28 09:00", "02-29 09:00")
-    _key, token = await server.node.api_keys.create("orders only", ["orders"])
+    _key, token = await server.node.shop_keys.create("orders only", ["orders"])
     async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as http:
         r = await http.get(path)
         assert r.status_code == 403 and r.json()["code"] == "forbidden"

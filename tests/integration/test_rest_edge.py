@@ -91,7 +91,7 @@ async def test_nobody_reads_a_conversation_that_is_not_theirs(server: LiveServer
 
 
 async def test_bad_requests_get_problems_and_change_nothing(server: LiveServer) -> None:
-    _key, token = await server.node.api_keys.create("shop", ["*"])
+    _key, token = await server.node.shop_keys.create("shop", ["*"])
     key = {"Authorization": f"Bearer {token}"}
     before = await server.event_count()
     async with httpx.AsyncClient(base_url=server.base) as http:

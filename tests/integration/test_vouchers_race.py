@@ -98,7 +98,7 @@ async def test_twenty_checkouts_on_two_processes_redeem_one_code_once(
 
 @pytest.fixture
 async def shop(server: LiveServer) -> AsyncIterator[Shop]:
-    _key, token = await server.node.api_keys.create("shop", ["*"])
+    _key, token = await server.node.shop_keys.create("shop", ["*"])
     client = Shop(server, token)
     yield client
     await client.close()

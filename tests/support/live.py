@@ -17,6 +17,7 @@ import httpx
 import uvicorn
 
 from server.app import create_app
+from server.auth.accounts import NewAccount
 from server.cli import uvicorn_config_kwargs
 from server.node import Node
 from server.settings import Settings
@@ -127,10 +128,9 @@ class LiveServer(Server):
                 await asyncio.wait_for(self._task, 15)
 
     async def add_agent(self, email: str, name: str, role: str = "agent", max_concurrent: int = 5) -> str:
-        return await self.node.agents.create(
-            email=email, name=name, role=role, max_concurrent=max_concurrent,
-            password_hash=self.node.passwords.hash_now(AGENT_PASSWORD),
-        )
+        new = NewAccount(email=email, name=name, password=AGENT_PASSWORD, role=role,  # type: ignore[arg-type]
+                         max_concurrent=max_concurrent)
+        return (await self.node.accounts.create(new)).id
 
     async def event_count(self) -> int:
         row = await self.node.db.fetchone("SELECT COUNT(*) AS n FROM events")

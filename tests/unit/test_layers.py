@@ -84,7 +84,7 @@ def new(found: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_node_names_its_stores() -> None:
     # The test below is only as good as this list: it must see the stores Node holds.
-    assert {"db", "conversations", "agents", "customers", "api_keys"} <= store_attributes()
+    assert {"db", "_conversations", "_agents", "_customers", "_api_keys"} <= store_attributes()
 
 
 def test_api_reaches_services_not_the_store() -> None:
@@ -97,9 +97,9 @@ def test_ws_reaches_services_not_the_store() -> None:
 
 def test_the_rule_sees_a_new_import_and_a_new_store_call() -> None:
     tree = ast.parse("from server.store.campaigns import CampaignStore\nasync def f(call):\n"
-                     "    await call.node.conversations.waiting()\n    await call.node.segments.all()\n")
+                     "    await call.node._conversations.waiting()\n    await call.node.segments.all()\n")
     uses = {f"import {m}" for m in imported(tree)} | set(node_uses(tree, store_attributes()))
-    assert {"import server.store.campaigns", "node.conversations"} <= uses
+    assert {"import server.store.campaigns", "node._conversations"} <= uses
     assert "node.segments" not in uses
 
 
