@@ -2,7 +2,16 @@
 // so the widget and the agent console share it, and node's test runner can drive it (tests/js/).
 // The protocol is docs/protocol.md; every frame is JSON with a `type`.
 
-const PERMANENT_ERRORS = new Set(["too_long", "invalid_frame", "forbidden", "not_found", "conflict"]);
+import { ErrorCode, TERMINAL_FROM, TERMINAL_UNTIL } from "./protocol.js";
+
+// Errors after which resending the same frame cannot succeed: the client forgets it.
+const PERMANENT_ERRORS = new Set([
+  ErrorCode.TOO_LONG,
+  ErrorCode.INVALID_FRAME,
+  ErrorCode.FORBIDDEN,
+  ErrorCode.NOT_FOUND,
+  ErrorCode.CONFLICT,
+]);
 
 export function backoffDelay(attempt, random = Math.random, base = 500, cap = 15000) {
   // Full jitter: clients dropped together by a restart do not all come back in the same instant.
@@ -138,7 +147,7 @@ export class RapportClient {
       this.ws = null;
       this.emit("disconnected", { code: event.code });
       if (this.stopped) return;
-      if (event.code >= 4500 && event.code <= 4999) {
+      if (event.code >= TERMINAL_FROM && event.code <= TERMINAL_UNTIL) {
         // Terminal: the same credentials would fail the same way.
         this.terminal = event.code;
         this.emit("terminal", { code: event.code });

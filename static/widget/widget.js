@@ -1,6 +1,7 @@
 // The shopper's chat panel, in a shadow root so the shop's CSS and ours never meet.
 // Everything a customer or agent typed is rendered with textContent, never as HTML.
 import { RapportClient } from "./client.js";
+import { CloseCode } from "./protocol.js";
 
 const STYLE = `
 :host { all: initial; }
@@ -230,12 +231,12 @@ export function mount({ server, settings }) {
     })
     .on("disconnected", setStatus)
     .on("terminal", (t) => {
-      if (t.code === 4500 && client.identity) {
+      if (t.code === CloseCode.UNAUTHORIZED && client.identity) {
         // Our proof of identity was refused or expired: go on as an anonymous visitor.
         client.identity = null;
         client.forget();
         client.start();
-      } else if (t.code === 4504 && !client.identity) {
+      } else if (t.code === CloseCode.SESSION_ENDED && !client.identity) {
         // This visitor logged in in another tab: their token no longer opens anything here.
         client.forget();
         client.start();
