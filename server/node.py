@@ -102,6 +102,15 @@ class Node:
         self.shop_secret = ""
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except BaseException:
+            # A start that fails half-way (a refused setting, a store that cannot open) must not
+            # leave the store's threads behind: the process would never exit.
+            await self._close(quietly=True)
+            raise
+
+    async def _open(self) -> None:
         await self.db.open()
         secret_keys = await self._secret_list("secret_key", self.settings.secret_key)
         self.shop_secret = (await self._secret_list("shop_secret", self.settings.shop_secret))[0]
@@ -141,15 +150,34 @@ class Node:
         self.scheduler.start()
         self.collector.start()
 
+    # What close() stops, in order: (attribute, method).
+    _CLOSING = (
+        ("collector", "stop"),
+        ("scheduler", "stop"),
+        ("triggers", "stop"),
+        ("broadcast", "stop"),
+        ("presence", "stop"),
+        ("hub", "stop"),
+        ("broker", "close"),
+        ("db", "close"),
+    )
+
     async def close(self) -> None:
-        await self.collector.stop()
-        await self.scheduler.stop()
-        await self.triggers.stop()
-        await self.broadcast.stop()
-        await self.presence.stop()
-        await self.hub.stop()
-        await self.broker.close()
-        await self.db.close()
+        await self._close(quietly=False)
+
+    async def _close(self, *, quietly: bool) -> None:
+        """Stop every part in order; `quietly` after a failed start, when some were never made."""
+        for attribute, method in self._CLOSING:
+            part = getattr(self, attribute, None)
+            if part is None:
+                continue
+            if not quietly:
+                await getattr(part, method)()
+                continue
+            try:
+                await getattr(part, method)()
+            except Exception:
+                log.exception("stopping %s after a failed start", attribute)
 
     @property
     def epoch(self) -> str:
