@@ -8,12 +8,14 @@ import sqlite3
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.support.client import WsClient
 from tests.support.live import ADMIN_EMAIL, ADMIN_PASSWORD, Server
 
 # A sibling of the shop's hosts: same-site for cookies (SameSite stops nothing), another origin.
@@ -107,3 +109,12 @@ class Watch:
         ms = sorted(x * 1000 for x in self.latencies)
         return (f"{len(ms)} polls, median {statistics.median(ms):.1f} ms, max {ms[-1]:.1f} ms;"
                 f" RSS {min(self.rss, default=0)}..{max(self.rss, default=0)} KiB")
+
+
+async def answer(client: WsClient, **frame: Any) -> dict[str, Any]:
+    """Send a frame with a client_id and wait for its ack or error (events carry the id too)."""
+    frame.setdefault("client_id", uuid.uuid4().hex)
+    await client.send(**frame)
+    return await client.wait_for(
+        lambda f: f.get("client_id") == frame["client_id"] and f["type"] in ("ack", "error")
+    )
