@@ -80,7 +80,7 @@ class Watch:
 
     def __enter__(self) -> Watch:
         self._thread.start()
-        time.sleep(0.1)  # a few samples before the attack starts
+        time.sleep(0.05)  # a few samples before the attack starts
         return self
 
     def __exit__(self, *exc: object) -> None:
