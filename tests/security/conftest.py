@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.support.client import WsClient
 from tests.support.live import ADMIN_EMAIL, ADMIN_PASSWORD, Server
@@ -118,3 +120,17 @@ async def answer(client: WsClient, **frame: Any) -> dict[str, Any]:
     return await client.wait_for(
         lambda f: f.get("client_id") == frame["client_id"] and f["type"] in ("ack", "error")
     )
+
+
+async def widget(server: Server, address: str | None = None, **hello: Any) -> WsClient:
+    """A shopper's widget socket, seen from `address` (X-Forwarded-For), after its hello (whose
+    answer, welcome or error, is `client.welcome`)."""
+    headers = from_address(address) if address else {}
+    ws = await connect(f"{server.ws}/ws/widget", additional_headers=headers, compression=None, open_timeout=5)
+    client = WsClient(ws)
+    try:
+        await client.hello(**hello)
+    except ConnectionClosed:
+        # Refused before or right after the hello: the frames that came are in client.frames.
+        client.welcome = next((f for f in client.frames if f["type"] == "error"), {"type": "closed"})
+    return client
