@@ -134,3 +134,11 @@ async def widget(server: Server, address: str | None = None, **hello: Any) -> Ws
         # Refused before or right after the hello: the frames that came are in client.frames.
         client.welcome = next((f for f in client.frames if f["type"] == "error"), {"type": "closed"})
     return client
+
+
+async def close_code(client: WsClient, timeout: float = 3.0) -> int | None:
+    """The code the server closed the socket with; None if it was still open after `timeout`."""
+    try:
+        return await client.closed_with(timeout=timeout)
+    except TimeoutError:
+        return None
