@@ -137,8 +137,10 @@ async def widget(server: Server, address: str | None = None, **hello: Any) -> Ws
 
 
 async def close_code(client: WsClient, timeout: float = 3.0) -> int | None:
-    """The code the server closed the socket with; None if it was still open after `timeout`."""
+    """The code the server closed the socket with (1006: dropped without a close frame); None if
+    it was still open after `timeout`."""
     try:
-        return await client.closed_with(timeout=timeout)
+        code = await client.closed_with(timeout=timeout)
     except TimeoutError:
         return None
+    return 1006 if code is None else code
