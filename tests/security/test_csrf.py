@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from server.api.endpoint import ENDPOINTS, routes
 from server.settings import Settings
 from tests.security.conftest import EVIL_ORIGIN
+from tests.support.client import WsClient
 from tests.support.live import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, test_settings
 
 OWN_ORIGIN = "https://chat.shop.test"
@@ -113,3 +115,15 @@ async def test_login_csrf_is_refused(server: LiveServer) -> None:
             assert r.status_code in (403, 415), f"{name}: {r.status_code} {r.text}"
             assert "rapport_session" not in r.headers.get("set-cookie", ""), name
     assert await server.node.db.fetchone("SELECT 1 FROM agent_sessions") is None
+
+
+async def test_a_sibling_page_cannot_open_the_agent_socket_with_the_cookie(server: LiveServer) -> None:
+    """Cross-site WebSocket hijacking (GHSA-f53g-frr2-jhpf): the handshake from another origin fails."""
+    cookie = await server.login()
+    for origin in (EVIL_ORIGIN, "https://chat.shop.test.evil.test", "null", "http://127.0.0.1.evil.test"):
+        with pytest.raises(InvalidStatus) as refused:
+            await WsClient.connect(f"{server.ws}/ws/agent", cookie=cookie, origin=origin)
+        assert refused.value.response.status_code == 403, origin
+    own = await WsClient.connect(f"{server.ws}/ws/agent", cookie=cookie, origin=OWN_ORIGIN)
+    assert (await own.hello())["type"] == "welcome"
+    await own.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import StartLiveServer
-from tests.security.conftest import answer, widget
+from tests.security.conftest import answer, close_code, widget
 from tests.support.client import WsClient
 from tests.support.live import AGENT_PASSWORD, LiveServer, test_settings
 
@@ -142,3 +142,20 @@ async def test_more_sockets_buy_no_more_frames(tmp_path: Path, live_server_facto
     stored = await rows(server, "SELECT COUNT(*) FROM events WHERE author_id = ? AND kind = 'message'", customer) - 1
     allowed = 5 + 2.0 * (elapsed + 0.5) + 1
     assert stored <= allowed, f"{stored} messages stored from 60 sent over 6 sockets in {elapsed:.2f} s"
+
+
+async def test_one_address_cannot_open_socket_after_socket(
+    tmp_path: Path, live_server_factory: StartLiveServer
+) -> None:
+    server = await live_server_factory(test_settings(tmp_path, visitor_connects_per_minute=20, rate_limit_pause=1.0))
+    clients = [await widget(server, "203.0.113.120") for _ in range(25)]
+    welcomed = [c for c in clients if c.welcome["type"] == "welcome"]
+    assert len(welcomed) <= 11, f"{len(welcomed)} of 25 sockets from one address let in (burst 10)"
+    refused = [c for c in clients if c.welcome["type"] != "welcome"]
+    assert refused
+    codes = [await close_code(c, 2) for c in refused]
+    assert set(codes) == {RATE_LIMITED}, codes
+    other = await widget(server, "198.51.100.121")
+    assert other.welcome["type"] == "welcome", other.welcome
+    for c in clients:
+        await c.close()

@@ -45,7 +45,7 @@ json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_valu
                 | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=50))
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=5)
                            | st.dictionaries(st.text(max_size=10), inner, max_size=5), max_leaves=30)
-FUZZ = settings(max_examples=100, deadline=None, database=None,
+FUZZ = settings(max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

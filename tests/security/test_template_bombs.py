@@ -48,9 +48,9 @@ BOMBS: dict[str, str] = {
     "replace": '{{ ("x"*60000)|replace("x", "yy"*30000) }}',
     "output loop": '{% for i in range(10000) %}{{ "a"*60000 }}{% endfor %}',
     "split storm": '{% for i in range(10000) %}{{ ("a"*60000).split("a")|length }}{% endfor %}',
-    "printing a nested list": "{{ [[1]*60000]*300 }}",
-    "nested list to JSON": "{{ ([[1]*60000]*300)|tojson|length }}",
-    "nested list to string": "{{ ([[1]*60000]*300)|string|length }}",
+    "printing a nested list": "{{ [[1]*60000]*200 }}",
+    "nested list to JSON": "{{ ([[1]*60000]*200)|tojson|length }}",
+    "nested list to string": "{{ ([[1]*60000]*200)|string|length }}",
     "quadratic sum of lists": "{{ ([[1]*60000]*100)|sum(start=[])|length }}",
 }
 
