@@ -82,12 +82,19 @@ class Watch:
 
     def __enter__(self) -> Watch:
         self._thread.start()
-        time.sleep(0.05)  # a few samples before the attack starts
+        self._wait_for_polls(1)  # a sample before the attack starts
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # One more poll begun after the attack, so a server still busy with it is seen.
+        self._wait_for_polls(len(self.latencies) + 2)
         self._stop.set()
         self._thread.join(10)
+
+    def _wait_for_polls(self, count: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.latencies) < count and time.monotonic() < deadline and self._thread.is_alive():
+            time.sleep(0.005)
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.base, timeout=5) as http:
