@@ -51,7 +51,7 @@ BOMBS: dict[str, str] = {
     "printing a nested list": "{{ [[1]*60000]*200 }}",
     "nested list to JSON": "{{ ([[1]*60000]*200)|tojson|length }}",
     "nested list to string": "{{ ([[1]*60000]*200)|string|length }}",
-    "quadratic sum of lists": "{{ ([[1]*60000]*100)|sum(start=[])|length }}",
+    "quadratic sum of lists": "{{ ([[1]*60000]*60)|sum(start=[])|length }}",
 }
 
 MAX_LATENCY = 0.100
