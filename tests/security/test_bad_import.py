@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from server.api.endpoint import ENDPOINTS, routes
+from server.api.routes import endpoints
 from tests.support.live import LiveServer
 
 DEEP = 5000  # past the JSON decoders' recursion limit, within every body limit (16 KiB)
@@ -21,7 +21,7 @@ DEEP = 5000  # past the JSON decoders' recursion limit, within every body limit 
 
 @pytest.fixture
 async def shop(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    _key, token = await server.node.api_keys.create("shop", ["customers"])
+    _key, token = await server.node.shop_keys.create("shop", ["customers"])
     async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {token}"},
                                  timeout=30) as http:
         yield http
@@ -76,7 +76,6 @@ async def test_json_lines_with_bad_lines_import_the_good_ones(server: LiveServer
 
 async def test_deeply_nested_json_to_every_json_route_is_a_client_error(server: LiveServer) -> None:
     """Generated from the endpoint registry: every route that reads a JSON body."""
-    routes()
     bodies = {
         "nested arrays": "[" * DEEP + "]" * DEEP,
         "nested objects": '{"a":' * DEEP + "1" + "}" * DEEP,
@@ -88,7 +87,7 @@ async def test_deeply_nested_json_to_every_json_route_is_a_client_error(server: 
     async with httpx.AsyncClient(base_url=server.base, headers={"Origin": server.base}, timeout=30) as http:
         http.cookies.set("rapport_session", await server.login())
         checked = 0
-        for ep in ENDPOINTS:
+        for ep in endpoints():
             if ep.body is None:
                 continue
             path = re.sub(r"{(\w+)(?::\w+)?}", "x1", ep.path)

@@ -21,7 +21,7 @@ SESSION_ENDED = 4504
 
 @pytest.fixture
 async def shop(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    _key, token = await server.node.api_keys.create("shop", ["customers"])
+    _key, token = await server.node.shop_keys.create("shop", ["customers"])
     async with httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {token}"}) as http:
         yield http
 

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.api.endpoint import ENDPOINTS, Endpoint, routes
+from server.api.endpoint import Endpoint
+from server.api.routes import endpoints
 from server.protocol import ClientFrame
 from server.settings import Settings
 from server.store.api_keys import SCOPES
@@ -76,15 +77,15 @@ def denied(ep: Endpoint, party: Party) -> bool:
     if party.kind == "nobody":
         return True
     if party.kind == "customer":
-        return ep.access != "caller"
+        return ep.access.kind != "caller"
     if party.kind == "key":
-        return ep.access != "shop" or not ({ep.scope, "*"} & set(party.scopes))
+        return ep.access.kind != "shop" or not ({ep.access.scope, "*"} & set(party.scopes))
     assert party.role is not None
-    if ep.access == "caller":
+    if ep.access.kind == "caller":
         return party.role == "marketer"
-    if ep.access == "shop":
-        return party.role not in ep.roles
-    return bool(ep.roles) and party.role not in ep.roles
+    if ep.access.kind == "shop":
+        return party.role not in ep.access.roles
+    return bool(ep.access.roles) and party.role not in ep.access.roles
 
 
 def is_the_shop(ep: Endpoint, party: Party) -> bool:
@@ -92,7 +93,7 @@ def is_the_shop(ep: Endpoint, party: Party) -> bool:
     the keys and roles let in (single tenant: the shop's objects are all theirs)."""
     if party.kind == "agent" and party.role == "admin":
         return True
-    return ep.access == "shop" and party.kind in ("key", "agent")
+    return ep.access.kind == "shop" and party.kind in ("key", "agent")
 
 
 def path_with(ep: Endpoint, world: World, choose: Callable[[str], Obj]) -> str:
@@ -128,11 +129,11 @@ async def world(server: LiveServer) -> AsyncIterator[World]:
                               headers={"Cookie": f"rapport_session={cookie}", "Origin": server.base})
     keys: dict[str, str] = {}
     for scope in (*SCOPES, "*"):
-        _key, token = await node.api_keys.create(f"key {scope}", [scope])
+        _key, token = await node.shop_keys.create(f"key {scope}", [scope])
         keys[scope] = token
         parties[f"key:{scope}"] = Party(f"key:{scope}", "key", scopes=(scope,),
                                         headers={"Authorization": f"Bearer {token}"})
-    victim_key, _token = await node.api_keys.create("KEY-SECRET-NAME", ["orders"])
+    victim_key, _token = await node.shop_keys.create("KEY-SECRET-NAME", ["orders"])
     shop = httpx.AsyncClient(base_url=server.base, headers={"Authorization": f"Bearer {keys['*']}"}, timeout=30)
 
     async def call(method: str, path: str, **kwargs: Any) -> Any:
@@ -218,16 +219,15 @@ def _leaks(world: World, text: str) -> list[str]:
 
 
 async def test_every_route_refuses_credentials_that_must_not_reach_it(world: World) -> None:
-    routes()
     failures: list[str] = []
     positive: list[tuple[Endpoint, Party, str]] = []
     async with httpx.AsyncClient(base_url=world.server.base, timeout=30) as http:
-        for ep in ENDPOINTS:
+        for ep in endpoints():
             missing = missing_fixture(ep, world)
             if missing:
                 pytest.fail(f"{ep.method} {ep.path}: no object for path parameter(s) {missing}; add one of each kind"
                             " per party to the `world` fixture of tests/security/test_idor_matrix.py")
-            if ep.access == "public" and (ep.method, ep.path) not in PUBLIC:
+            if ep.access.kind == "public" and (ep.method, ep.path) not in PUBLIC:
                 failures.append(f"{ep.method} {ep.path} is public but not in PUBLIC: meant to answer strangers?")
             path = path_with(ep, world, lambda param: world.objects[param][0])
             for party in world.parties.values():
@@ -239,8 +239,8 @@ async def test_every_route_refuses_credentials_that_must_not_reach_it(world: Wor
                     failures.append(f"{ep.method} {ep.path} as {party.name}: {r.status_code} {r.text[:150]}")
                 elif leaked := _leaks(world, r.text):
                     failures.append(f"{ep.method} {ep.path} as {party.name}: refused but the body holds {leaked}")
-            if ep.access != "public":
-                control = "key:*" if ep.access == "shop" else "cust_a" if ep.access == "caller" else "admin"
+            if ep.access.kind != "public":
+                control = "key:*" if ep.access.kind == "shop" else "cust_a" if ep.access.kind == "caller" else "admin"
                 positive.append((ep, world.parties[control], path))
         # The matrix must not pass because everyone is refused: the right party gets through.
         # (Bodies are left invalid, so a 422 proves the access check passed; deletions run last.)
@@ -254,11 +254,10 @@ async def test_every_route_refuses_credentials_that_must_not_reach_it(world: Wor
 
 
 async def test_no_route_hands_one_party_another_partys_object(world: World) -> None:
-    routes()
     failures: list[str] = []
     checks = 0
     async with httpx.AsyncClient(base_url=world.server.base, timeout=30) as http:
-        for ep in ENDPOINTS:
+        for ep in endpoints():
             params = PATH_PARAM.findall(ep.path)
             if not params:
                 continue

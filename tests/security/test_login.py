@@ -54,7 +54,7 @@ async def test_spraying_one_password_across_40_accounts_is_cut_off_per_address(
     emails = [f"staff{n}@shop.test" for n in range(40)]
     other_hash = server.node.passwords.hash_now("a-different-passphrase")
     for n, email in enumerate(emails[:-1]):
-        await server.node.agents.create(email=email, name=f"Staff {n}", role="agent", max_concurrent=5,
+        await server.node._agents.create(email=email, name=f"Staff {n}", role="agent", max_concurrent=5,
                                         password_hash=other_hash)
     # The last account tried has the sprayed password: without a per-address limit it falls.
     await server.add_agent(emails[-1], "Staff 39")

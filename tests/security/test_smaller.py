@@ -37,7 +37,7 @@ async def test_an_admin_cannot_create_an_account_with_a_weak_password(server: Li
             r = await http.post("/api/v1/accounts", json={
                 "email": "ben.smith@shop.test", "name": "Ben", "password": password})
             assert r.status_code == 422, f"{what}: {r.status_code} {r.text}"
-        assert await server.node.agents.by_email("ben.smith@shop.test") is None
+        assert await server.node._agents.by_email("ben.smith@shop.test") is None
         ok = await http.post("/api/v1/accounts", json={
             "email": "ben.smith@shop.test", "name": "Ben", "password": "copper-kettle-mountain-9"})
         assert ok.status_code == 201, ok.text
@@ -103,7 +103,7 @@ async def test_the_first_admin_is_made_even_after_a_cli_agent(
 ) -> None:
     database = tmp_path / "fresh.db"
     done = cli(database, "agent", "add", "--email", "early@shop.test", "--name", "Early",
-               "--password", "early-bird-lantern-3")
+               "--password", "dawn-bird-lantern-3")
     assert done.returncode == 0, done.stderr
     server = await live_server_factory(test_settings(tmp_path, database_path=str(database)))
     assert await server.login(ADMIN_EMAIL, ADMIN_PASSWORD)

@@ -101,7 +101,7 @@ async def target(process: tuple[ProcessServer, str]) -> AsyncIterator[Target]:
 async def test_a_template_failing_in_an_unexpected_way_is_refused_not_a_server_error(server: LiveServer) -> None:
     """A template that fails in a way the check does not expect (a filter raising AttributeError,
     a misspelt filter name): still a 422 for the marketer, not a 500 and an ERROR in the log."""
-    _key, token = await server.node.api_keys.create("shop", ["campaigns"])
+    _key, token = await server.node.shop_keys.create("shop", ["campaigns"])
     async with shop_client(server, token) as http:
         for template in ("{{ [1, 2]|dictsort }}", "{{ 1|dictsort }}", "{{ customer.first_name|uper }}"):
             r = await http.post("/api/v1/campaigns", json={
