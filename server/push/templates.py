@@ -9,6 +9,7 @@ campaign that passed the check does not fail half-way through its audience.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import datetime as dt
 import functools
@@ -297,6 +298,11 @@ def _sample() -> dict[str, Any]:
     }
 
 
+# One thread for every check: a volley of costly templates queues there instead of taking a
+# core each (and the GIL from the event loop in turn).
+_checks = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-check")
+
+
 async def check(
     source: str,
     *,
@@ -314,7 +320,8 @@ async def check(
 
     Runs in a worker thread: even a bounded render must not hold the event loop.
     """
-    await asyncio.to_thread(_check, source, field, with_voucher, allowed, allowed_note)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_checks, _check, source, field, with_voucher, allowed, allowed_note)
 
 
 def _check(source: str, field: str, with_voucher: bool, allowed: frozenset[str], allowed_note: str) -> None:
