@@ -26,7 +26,8 @@ from server.store.mail_queue import MailQueueStore, Outcome, QueuedMail
 
 log = logging.getLogger("rapport.mail")
 
-BATCH = 100
+BATCH = 200
+_PER_CONNECTION = 5
 _MAX_BACKOFF_S = 3600.0
 
 
@@ -48,18 +49,27 @@ class MailSender:
         self._process_id = process_id
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # A claim outlives the slowest batch: every connection's share sent one by one, each
-        # mail within the SMTP timeout (a server that is not there fails the rest at once).
-        self._lease_ms = int((60 + settings.smtp_timeout * 6) * 1000)
+        # A batch gives each SMTP connection a few mails, each sent within the SMTP timeout (a
+        # server that is not there fails the rest of a share at once); the claim outlives it.
+        self._batch = settings.smtp_connections * _PER_CONNECTION if settings.smtp_url else BATCH
+        self._lease_ms = int((5 + settings.smtp_timeout * (_PER_CONNECTION + 1)) * 1000)
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mail-sender")
 
     async def stop(self) -> None:
+        """After the batch in hand (its outcomes recorded: a restart then resends nothing), or,
+        if that takes long, cut short (its mails are claimable again when their lease ends)."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self.transport.close()
 
     def wake(self) -> None:
@@ -67,23 +77,23 @@ class MailSender:
         self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.run_once()
             except Exception:
                 log.exception("mail sender failed; trying again")
                 sent = 0
-            if sent:
+            if sent or self._stopping:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.mail_poll_interval)
 
-    async def run_once(self, limit: int = BATCH) -> int:
+    async def run_once(self) -> int:
         """One batch; how many mails were claimed."""
         if not await self._queue.any_due(now_ms()):
             return 0
-        claimed = await self._queue.claim(self._process_id, limit=limit, lease_ms=self._lease_ms)
+        claimed = await self._queue.claim(self._process_id, limit=self._batch, lease_ms=self._lease_ms)
         if not claimed:
             return 0
         outcomes: list[Outcome] = []

@@ -1,0 +1,93 @@
+"""A real SMTP server for tests (aiosmtpd on a free loopback port) that keeps what it receives,
+can refuse some recipients, and can be stopped and started again on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import threading
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.support.redis_server import free_port
+
+STRICT = email.policy.default.clone(raise_on_defect=True)
+
+
+class Received:
+    def __init__(self, sender: str, recipients: list[str], data: bytes) -> None:
+        self.sender = sender
+        self.recipients = recipients
+        self.data = data
+        self.message: EmailMessage = email.message_from_bytes(data, policy=STRICT)  # type: ignore[assignment]
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    def text(self) -> str:
+        body = self.message.get_body(("plain",))
+        assert body is not None
+        return str(body.get_content())
+
+    def html(self) -> str:
+        body = self.message.get_body(("html",))
+        assert body is not None
+        return str(body.get_content())
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+        if address in self.sink.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self.sink.lock:
+            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.received: list[Received] = []
+        self.refuse: set[str] = set()
+        self.lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?starttls=off"
+
+    def start(self) -> SmtpSink:
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if address in r.recipients]
+
+    async def wait_for(self, count: int, *, to: str | None = None, timeout: float = 15.0) -> list[Received]:
+        """At least `count` mails (to `to`, if given), waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [r for r in self.received if to is None or to in r.recipients]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.05)
