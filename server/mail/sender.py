@@ -16,9 +16,9 @@ import logging
 import random
 
 from server.ids import now_ms
-from server.mail.addresses import BadAddress, mailbox
+from server.mail.addresses import mailbox
 from server.mail.links import MailLinks
-from server.mail.message import Envelope, HeaderInjection, compose
+from server.mail.message import Envelope, compose
 from server.mail.templates import MailTemplates
 from server.mail.transport import Outgoing, Result, Transport
 from server.settings import Settings
@@ -101,8 +101,9 @@ class MailSender:
         for mail in claimed:
             try:
                 ready.append((mail, self._outgoing(mail)))
-            except (BadAddress, HeaderInjection, KeyError, TypeError, ValueError) as exc:
-                # The mail itself is wrong (an address, its stored context): no retry can help.
+            except Exception as exc:
+                # The mail itself is wrong (an address, its stored context, a value its template
+                # cannot render): no retry can help, and the rest of the batch must still go.
                 log.warning("mail %s (%s) cannot be composed: %s", mail.id, mail.kind, exc)
                 outcomes.append(Outcome(mail.id, "dead", f"cannot compose: {exc}"[:500]))
         results = await self.transport.send([out for _, out in ready]) if ready else []

@@ -23,10 +23,10 @@ import pytest
 from server.mail.message import new_message_id
 from server.settings import Settings
 from server.store.mail_queue import NewMail, add
-from tests.support.live import LiveServer, ProcessServer, test_settings
-from tests.support.redis_server import RedisServer, free_port
-from tests.support.shop import Shop, customer_token
-from tests.support.smtp_sink import STRICT, Received, SmtpSink
+from tests.support.live import LiveServer, test_settings
+from tests.support.redis_server import free_port
+from tests.support.shop import Shop
+from tests.support.smtp_sink import STRICT, SmtpSink
 
 
 def mail_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -283,8 +283,8 @@ async def test_push_fallback_reaches_only_those_who_did_not_see_it_live(
     await shop.customer("noaddress", name="Ned")
     liv = await shop.browser("live")
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
-    campaign = await shop.campaign(title="Hi {{ customer.first_name }}", body="20% off today", email_after=soon.isoformat(),
-                                   voucher={"kind": "percent", "amount": 20})
+    campaign = await shop.campaign(title="Hi {{ customer.first_name }}", body="20% off today",
+                                   email_after=soon.isoformat(), voucher={"kind": "percent", "amount": 20})
     assert campaign["email_after"] is not None
     seen = await liv.wait_type("notification", kind="offer")
     await liv.send(type="notification.track", seq=seen["seq"], action="delivered")
@@ -345,7 +345,8 @@ async def test_the_unsubscribe_link_and_the_one_click_post_turn_consent_off(
     for who in ("ua", "ub"):
         customer = await shop.call("GET", f"/api/v1/customers/{who}", 200)
         assert customer["marketing_consent"] is False
-    row = await server.node.db.fetchone("SELECT consent_source, consent_changed_at FROM customers WHERE external_id = 'ua'")
+    row = await server.node.db.fetchone(
+        "SELECT consent_source, consent_changed_at FROM customers WHERE external_id = 'ua'")
     assert row["consent_source"] == "email:unsubscribe" and row["consent_changed_at"] > 0
 
     # The next marketing mail is not sent to either; a queued one is suppressed at sending time.

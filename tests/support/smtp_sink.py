@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import threading
 import time
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -19,7 +21,8 @@ STRICT = email.policy.default.clone(raise_on_defect=True)
 
 
 class Received:
-    def __init__(self, sender: str, recipients: list[str], data: bytes) -> None:
+    def __init__(self, sender: str, recipients: list[str], data: bytes, peer_pid: int | None = None) -> None:
+        self.peer_pid = peer_pid  # the process whose connection brought it (when it is on this host)
         self.sender = sender
         self.recipients = recipients
         self.data = data
@@ -44,16 +47,45 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         if address in self.sink.refuse:
             return "550 5.1.1 no such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        pid = _pid_of(session.peer)
         with self.sink.lock:
-            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, pid))
         return "250 Message accepted for delivery"
+
+
+def _pid_of(peer: Any) -> int | None:
+    """The local process holding the client end of a loopback connection (from /proc)."""
+    try:
+        port = int(peer[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rpartition(":")[2], 16) == port:
+                inodes.add(fields[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd)[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    return None
 
 
 class SmtpSink:
