@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from email.headerregistry import Address
+from typing import NamedTuple
 
 # A plain addr-spec: a dot-atom local part and a domain of labels. Stricter than RFC 5322 on
 # purpose (no quoted local parts, no comments, no IP literals): every address we send to or
@@ -43,12 +43,19 @@ def one_line(text: str, limit: int = 200) -> str:
     """Text for a header (a subject, a name): control characters and line breaks of any kind
     become spaces, runs of spaces one, at most `limit` characters. A value from a person can
     then never end its header and start another (header injection)."""
-    cleaned = "".join(" " if unicodedata.category(ch)[0] in ("C", "Z") else ch for ch in text)
-    cleaned = " ".join(cleaned.split())
+    if not text.isprintable():  # the common case (printable, ordinary spaces) skips the walk
+        text = "".join(" " if unicodedata.category(ch)[0] in ("C", "Z") else ch for ch in text)
+    cleaned = " ".join(text.split())
     return cleaned[:limit].strip()
 
 
-def mailbox(name: str | None, address: str) -> Address:
-    """`"Name" <address>`: the name flattened to one line and quoted (or encoded) by the email
-    package, the address checked."""
-    return Address(display_name=one_line(name or "", MAX_NAME), addr_spec=checked_address(address))
+class Mailbox(NamedTuple):
+    """A checked address and a one-line name (mail/message.py quotes or encodes it)."""
+
+    name: str
+    address: str
+
+
+def mailbox(name: str | None, address: str) -> Mailbox:
+    """The name flattened to one line, the address checked (BadAddress otherwise)."""
+    return Mailbox(one_line(name or "", MAX_NAME), checked_address(address))

@@ -17,12 +17,11 @@ import binascii
 import re
 import secrets
 from email.header import Header
-from email.headerregistry import Address
 from email.utils import format_datetime, formataddr, localtime
 
 import msgspec
 
-from server.mail.addresses import checked_address, one_line
+from server.mail.addresses import Mailbox, checked_address, one_line
 from server.mail.templates import Rendered
 
 _MESSAGE_ID = re.compile(r"^<[!-;=?-~]{1,250}@[!-;=?-~]{1,250}>$")  # printable, no space, no < >
@@ -57,17 +56,18 @@ def references(refs: list[str]) -> str:
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """Who a mail goes to and how it threads; the parts come from a template."""
 
-    sender: Address
-    recipient: Address
+    sender: Mailbox
+    recipient: Mailbox
     message_id: str
-    reply_to: Address | None = None
+    reply_to: Mailbox | None = None
     in_reply_to: str | None = None
     refs: str | None = None
     unsubscribe_url: str | None = None
 
 
-def address_header(address: Address) -> str:
-    return formataddr((one_line(address.display_name, 100), checked_address(address.addr_spec)), charset="utf-8")
+def address_header(mailbox: Mailbox) -> str:
+    """`"Name" <address>`: quoted (or RFC 2047-encoded) by the email package; checked again here."""
+    return formataddr((one_line(mailbox.name, 100), checked_address(mailbox.address)), charset="utf-8")
 
 
 def text_header(name: str, value: str) -> str:

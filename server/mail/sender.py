@@ -16,18 +16,18 @@ import logging
 import random
 
 from server.ids import now_ms
-from server.mail.addresses import mailbox
+from server.mail.addresses import BadAddress, mailbox
 from server.mail.links import MailLinks
 from server.mail.message import Envelope, compose
 from server.mail.templates import MailTemplates
 from server.mail.transport import Outgoing, Result, Transport
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 from server.store.mail_queue import MailQueueStore, Outcome, QueuedMail
 
 log = logging.getLogger("rapport.mail")
 
 BATCH = 200
-_PER_CONNECTION = 5
+_PER_CONNECTION = 25
 _MAX_BACKOFF_S = 3600.0
 
 
@@ -54,6 +54,10 @@ class MailSender:
         self._batch = settings.smtp_connections * _PER_CONNECTION if settings.smtp_url else BATCH
         self._lease_ms = int((5 + settings.smtp_timeout * (_PER_CONNECTION + 1)) * 1000)
         self._stopping = False
+        try:
+            self._sender = mailbox(settings.mail_from_name, settings.mail_from)
+        except BadAddress as exc:
+            raise SettingsError(f"RAPPORT_MAIL_FROM: {exc}") from None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mail-sender")
@@ -121,7 +125,7 @@ class MailSender:
         rendered = self._templates.render(mail.kind, context)
         reply_to = context.get("reply_to")
         envelope = Envelope(
-            sender=mailbox(s.mail_from_name, s.mail_from),
+            sender=self._sender,
             recipient=mailbox(mail.recipient_name, mail.recipient),
             reply_to=mailbox(s.mail_from_name, reply_to) if isinstance(reply_to, str) else None,
             message_id=mail.message_id,
