@@ -109,7 +109,7 @@ async def test_two_processes_sending_from_one_queue_send_nothing_twice(
 
 
 async def test_a_killed_process_with_mail_queued_loses_nothing(tmp_path: Path, sink: SmtpSink) -> None:
-    settings = mail_settings(tmp_path, smtp_url=sink.url, smtp_timeout=1.0, mail_max_attempts=30)
+    settings = mail_settings(tmp_path, smtp_url=sink.url, smtp_timeout=0.5, mail_max_attempts=30)
     first = await asyncio.to_thread(ProcessServer(settings).start)
     batch = mails(80, "restart")
     try:
@@ -121,7 +121,7 @@ async def test_a_killed_process_with_mail_queued_loses_nothing(tmp_path: Path, s
     sink.start()
     again = await asyncio.to_thread(ProcessServer(settings, port=first.port).start)
     try:
-        await sink.wait_for(80, timeout=40)
+        await sink.wait_for(80, timeout=45)
         await asyncio.sleep(0.5)
         each_once(sink, {m.message_id for m in batch})
     finally:
