@@ -77,7 +77,9 @@ def text_header(name: str, value: str) -> str:
 
 
 def _part(subtype: str, text: str, boundary: str) -> bytes:
-    body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    # Every line break CRLF, never a bare CR or LF (SMTP servers refuse those).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    body = binascii.b2a_qp(lines.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     head = (
         f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"

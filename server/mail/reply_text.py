@@ -17,7 +17,7 @@ from server.mail.drafts import REPLY_MARKER
 
 _MARKER = re.compile(re.escape(REPLY_MARKER.strip("# ").lower()))
 _WROTE = re.compile(
-    r"^(on|am|le|el|op|il|em)\b.{0,300}\b(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu)\s*:?\s*$",
+    r"^(on|am|le|el|op|il|em)\b.{0,300}\b(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu)\b.{0,200}:\s*$",
     re.IGNORECASE,
 )
 _ORIGINAL = re.compile(r"^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine)\s*-{2,}$", re.I)

@@ -26,6 +26,11 @@ def _signature(key: bytes, message: str) -> str:
     return base64.b32encode(digest[:10]).decode().lower()
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison of a signature we made with one we were given (any text)."""
+    return hmac.compare_digest(a.encode(), b.encode("utf-8", "replace"))
+
+
 def _keys(secret_keys: list[str], purpose: str) -> list[bytes]:
     return [hmac.new(k.encode(), purpose.encode(), hashlib.sha256).digest() for k in secret_keys]
 
@@ -77,7 +82,7 @@ class ReplyAddresses:
         if not 0 <= today - token.issued_day <= self._max_age_days:
             return False
         message = f"{token.conversation_id}.{customer_id}.{token.issued_day}"
-        return any(hmac.compare_digest(_signature(key, message), signature) for key in self._keys)
+        return any(_same(_signature(key, message), signature) for key in self._keys)
 
 
 class UnsubscribeTokens:
@@ -92,6 +97,6 @@ class UnsubscribeTokens:
         customer_id, _, signature = token.rpartition(".")
         if not customer_id or len(token) > 128:
             return None
-        if any(hmac.compare_digest(_signature(key, customer_id), signature.lower()) for key in self._keys):
+        if any(_same(_signature(key, customer_id), signature.lower()) for key in self._keys):
             return customer_id
         return None

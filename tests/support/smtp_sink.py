@@ -7,6 +7,8 @@ import asyncio
 import email
 import email.policy
 import os
+import ssl
+import subprocess
 import threading
 import time
 from email.message import EmailMessage
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.redis_server import free_port
 
@@ -88,8 +91,35 @@ def _pid_of(peer: Any) -> int | None:
     return None
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key (openssl, a test CA of one)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+class _Authenticator:
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user.encode(), password.encode()
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.login == self.user and data.password == self.password
+        return AuthResult(success=ok)
+
+
 class SmtpSink:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: str | None = None, cert: tuple[Path, Path] | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
+        """`tls`: None (plain), "starttls" (required before anything else) or "implicit" (TLS
+        from the first byte), with `cert` (certificate, key); `auth`: a user and password the
+        client must log in with."""
+        self.tls = tls
+        self.cert = cert
+        self.auth = auth
         self.port = port or free_port()
         self.received: list[Received] = []
         self.refuse: set[str] = set()
@@ -101,7 +131,19 @@ class SmtpSink:
         return f"smtp://127.0.0.1:{self.port}?starttls=off"
 
     def start(self) -> SmtpSink:
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.tls is not None:
+            assert self.cert is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(self.cert[0]), str(self.cert[1]))
+            if self.tls == "implicit":
+                options["ssl_context"] = context
+            else:
+                options.update(tls_context=context, require_starttls=True)
+        if self.auth is not None:
+            options.update(authenticator=_Authenticator(*self.auth), auth_required=True,
+                           auth_require_tls=self.tls == "starttls")
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
         return self
 
