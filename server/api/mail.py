@@ -197,8 +197,10 @@ async def unsubscribe_page(call: Call) -> Response:
     shop = html.escape(call.node.settings.mail_shop_name)
     return _page(
         "Unsubscribe",
-        [f"Stop offers and news from {shop} by e-mail to {html.escape(who)}?",
-         "Order updates and replies to your messages still reach you."],
+        [
+            f"Stop offers and news from {shop} by e-mail to {html.escape(who)}?",
+            "Order updates and replies to your messages still reach you.",
+        ],
         form=f"/mail/unsubscribe/{token}",
     )
 
@@ -219,4 +221,3 @@ async def unsubscribe(call: Call) -> Response:
         return _page("Link not valid", ["This unsubscribe link is not valid."], status=404)
     shop = html.escape(call.node.settings.mail_shop_name)
     return _page("Unsubscribed", [f"{html.escape(who)} gets no more offers from {shop} by e-mail."])
-

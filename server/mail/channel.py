@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from server.chat.service import ChatService
 from server.hub import LocalDelivery
 from server.mail.agent_alerts import AgentAlerts
@@ -21,7 +23,7 @@ from server.mail.transport import create_transport
 from server.mail.unsubscribe import Unsubscribe
 from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignService
-from server.push.scheduler import Scheduler
+from server.push.scheduler import Job, Scheduler
 from server.push.segments import SegmentService
 from server.settings import Settings
 from server.store.conversation_mail import ConversationMailStore
@@ -29,6 +31,21 @@ from server.store.customers import CustomerAttributesStore
 from server.store.db import Database
 from server.store.mail_fallback import MailFallbackStore
 from server.store.mail_queue import MailQueueStore
+
+
+def _at_most_every(seconds: float, job: Job) -> Job:
+    """`job`, skipped when it ran less than `seconds` ago (on this process)."""
+    last = -float("inf")
+
+    async def run() -> object:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < seconds:
+            return None
+        last = now
+        return await job()
+
+    return run
 
 
 class MailChannel:
@@ -80,12 +97,25 @@ class MailChannel:
         offline = OfflineReplies(self._conversations, drafts, s, self._wake)
         alerts = AgentAlerts(self._conversations, drafts, s, self._wake)
         fallback = PushFallback(self._fallback_store, drafts, campaigns, broadcast, segments, s, self._wake)
-        scheduler.add("mail: offline replies", offline.run)
-        scheduler.add("mail: agent alerts", alerts.run)
-        scheduler.add("mail: transcripts", self.transcripts.run)
-        scheduler.add("mail: unseen order updates", fallback.orders)
-        scheduler.add("mail: unseen reminders", fallback.reminders)
-        scheduler.add("mail: campaign fallback", fallback.campaigns)
+        # The delays are minutes by default: looking every few seconds is plenty, and spares the
+        # store a read per job at every tick of the scheduler.
+        delays = (
+            s.mail_offline_reply_delay,
+            s.mail_reply_batch_window,
+            s.mail_agent_alert_delay,
+            s.mail_order_unseen_delay,
+            s.mail_reminder_unseen_delay,
+        )
+        every = min(5.0, min(delays) / 2)
+        for name, job in (
+            ("offline replies", offline.run),
+            ("agent alerts", alerts.run),
+            ("transcripts", self.transcripts.run),
+            ("unseen order updates", fallback.orders),
+            ("unseen reminders", fallback.reminders),
+            ("campaign fallback", fallback.campaigns),
+        ):
+            scheduler.add(f"mail: {name}", _at_most_every(every, job))
         if s.mail_inbound:
             self.listener = ReplyListener(self.inbound, s.mail_inbound_host, s.mail_inbound_port)
 

@@ -28,9 +28,7 @@ class _Handler:
     def __init__(self, inbound: InboundMail) -> None:
         self._inbound = inbound
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if not self._inbound.ours(address):
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)

@@ -81,7 +81,7 @@ def _part(subtype: str, text: str, boundary: str) -> bytes:
     lines = text.replace("\r\n", "\n").replace("\r", "\n")
     body = binascii.b2a_qp(lines.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     head = (
-        f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+        f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     )
     return head.encode("ascii") + body + b"\r\n"

@@ -139,8 +139,9 @@ class MailSender:
         if result.outcome == "sent":
             return Outcome(mail.id, "sent")
         if result.outcome == "permanent" or mail.attempts >= self._settings.mail_max_attempts:
-            log.warning("mail %s (%s) is a dead letter after %d tries: %s", mail.id, mail.kind, mail.attempts,
-                        result.error)
+            log.warning(
+                "mail %s (%s) is a dead letter after %d tries: %s", mail.id, mail.kind, mail.attempts, result.error
+            )
             return Outcome(mail.id, "dead", result.error)
         backoff = min(_MAX_BACKOFF_S, self._settings.mail_retry_base * 2 ** (mail.attempts - 1))
         retry_at = now_ms() + int(backoff * random.uniform(0.8, 1.2) * 1000)  # noqa: S311 - jitter, not secrecy

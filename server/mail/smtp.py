@@ -148,9 +148,7 @@ class SmtpTransport(Transport):
 def _still_usable(exc: BaseException) -> bool:
     """After a refusal (a response from the server) the connection goes on; after a network
     error or a timeout it is dropped."""
-    return isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
-        exc, aiosmtplib.SMTPServerDisconnected
-    )
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(exc, aiosmtplib.SMTPServerDisconnected)
 
 
 async def _drop(client: aiosmtplib.SMTP | None, *, polite: bool = False) -> None:

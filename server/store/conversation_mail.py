@@ -269,9 +269,12 @@ class ConversationMailStore:
     # -------------------------------------------------------------- threads and addresses
 
     async def set_contact(self, conversation_id: str, contact_email: str) -> bool:
-        return await self.db.run(
-            "UPDATE conversations SET contact_email = ? WHERE id = ?", (contact_email, conversation_id)
-        ) > 0
+        return (
+            await self.db.run(
+                "UPDATE conversations SET contact_email = ? WHERE id = ?", (contact_email, conversation_id)
+            )
+            > 0
+        )
 
     async def add_to_thread(self, conversation_id: str, message_id: str) -> None:
         """A customer's reply joins the thread: the next mail answers it (In-Reply-To)."""

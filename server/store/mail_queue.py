@@ -203,9 +203,7 @@ class MailQueueStore:
         await self.db.write(work)
 
     async def listing(self, status: Status, limit: int) -> list[MailRow]:
-        rows = await self.db.fetchall(
-            f"{_ROW} WHERE status = ? ORDER BY created_at DESC LIMIT ?", (status, limit)
-        )
+        rows = await self.db.fetchall(f"{_ROW} WHERE status = ? ORDER BY created_at DESC LIMIT ?", (status, limit))
         return records(rows, MailRow)
 
     async def counts(self) -> dict[str, int]:
