@@ -364,3 +364,48 @@ async def test_the_unsubscribe_link_and_the_one_click_post_turn_consent_off(
     assert [len(sink.to(f"{who}@example.com")) for who in ("ua", "ub")] == [1, 1]
     status = (await server.node.db.fetchone("SELECT status FROM mail_queue WHERE dedupe_key = 'test:late'"))["status"]
     assert status == "suppressed"
+
+
+async def test_the_daily_cap_counts_both_channels(tmp_path: Path, sink: SmtpSink, live_server_factory: Any) -> None:
+    server: LiveServer = await live_server_factory(mail_settings(tmp_path, smtp_url=sink.url,
+                                                                 frequency_cap_per_day=1))
+    _key, token = await server.node.shop_keys.create("shop", ["*"])
+    shop = Shop(server, token)
+    try:
+        await shop.customer("capped", name="Cap", email="cap@example.com")
+        await shop.customer("fresh", name="Fred", email="fred@example.com")
+        cap = await shop.browser("capped")
+        await shop.campaign(name="Live", title="Live offer", body="x", audience={"type": "customers",
+                                                                                  "customer_ids": ["capped"]})
+        await cap.wait_type("notification", kind="offer")  # today's one marketing message, live
+        await cap.close()
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.3)
+        await shop.campaign(name="Mailed", title="Mailed offer", body="y", email_after=soon.isoformat())
+        fred = await sink.wait_for(1, to="fred@example.com")
+        assert [str(m.message["Subject"]) for m in fred] == ["Mailed offer"]
+        await asyncio.sleep(1.0)
+        assert sink.to("cap@example.com") == [], "at the cap by a live push: no marketing mail that day"
+        # And a mail counts as that day's message on the site too.
+        again = await shop.browser("fresh")
+        await shop.campaign(name="Later", title="Later offer", body="z", audience={"type": "customers",
+                                                                                    "customer_ids": ["fresh"]})
+        assert [n["title"] for n in await again.quiet(1.0) if n["type"] == "notification"] == []
+        await again.close()
+    finally:
+        await shop.close()
+
+
+async def test_the_inbound_endpoint_wants_its_secret_when_one_is_set(
+    tmp_path: Path, live_server_factory: Any
+) -> None:
+    server: LiveServer = await live_server_factory(mail_settings(tmp_path, mail_inbound_secret="s3cret"))
+    raw = b"To: reply+c_x.1.abc@replies.shop.test\r\nSubject: hi\r\n\r\nhello\r\n"
+    headers = {"content-type": "message/rfc822"}
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        assert (await http.post("/api/v1/mail/inbound", content=raw, headers=headers)).status_code == 401
+        wrong = await http.post("/api/v1/mail/inbound", params={"key": "nope"}, content=raw, headers=headers)
+        assert wrong.status_code == 401
+        by_key = await http.post("/api/v1/mail/inbound", params={"key": "s3cret"}, content=raw, headers=headers)
+        assert by_key.status_code == 200 and by_key.json()["outcome"] == "refused"
+        basic = await http.post("/api/v1/mail/inbound", auth=("mailgun", "s3cret"), content=raw, headers=headers)
+        assert basic.status_code == 200 and basic.json()["outcome"] == "refused"
