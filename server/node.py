@@ -21,6 +21,7 @@ from server.chat.visitors import Visitors
 from server.collector import Collector
 from server.hub import Hub
 from server.ids import new_id
+from server.mail.channel import MailChannel
 from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignService
 from server.push.customers import CustomerService
@@ -85,6 +86,8 @@ class Node:
         self.chat = ChatService(self.db, self._conversations, self._agents, self.broker, settings)
         self.presence = PresenceService(self._agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)
+        # E-mail: its stores are its own; endpoints reach its services (node.mail.*).
+        self.mail = MailChannel(self.db, settings, self.process_id)
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
         # Push services that reach sockets through the hub (LocalDelivery), made with it.
@@ -141,6 +144,15 @@ class Node:
         self.hub.on_reconnect(self.broadcast.catch_up)
         self.scheduler.add("campaigns", self.campaigns.start_due)
         self.scheduler.add("reminders", self.reminders.fire_due)
+        self.mail.open(
+            secret_keys,
+            chat=self.chat,
+            campaigns=self.campaigns,
+            broadcast=self.broadcast,
+            segments=self.segments,
+            local=self.hub,
+            scheduler=self.scheduler,
+        )
         await self.broker.connect()
         await self.hub.listen(streams.AGENTS, self.presence.heard)
         await self.hub.listen(streams.CAMPAIGNS, self.broadcast.heard)
@@ -148,12 +160,14 @@ class Node:
         self.hub.start()
         self.presence.start()
         self.scheduler.start()
+        await self.mail.start()
         self.collector.start()
 
     # What close() stops, in order: (attribute, method).
     _CLOSING = (
         ("collector", "stop"),
         ("scheduler", "stop"),
+        ("mail", "stop"),
         ("triggers", "stop"),
         ("broadcast", "stop"),
         ("presence", "stop"),
