@@ -49,6 +49,7 @@ class CampaignFields(msgspec.Struct, kw_only=True):
     voucher: str | None  # JSON, or None: no voucher
     trigger: str | None  # JSON, or None: a broadcast
     expires_at: int | None
+    survey: str | None = None  # JSON: a survey campaign's questions
 
 
 class CampaignRecord(msgspec.Struct):
@@ -68,6 +69,7 @@ class CampaignRecord(msgspec.Struct):
     created_by: str | None
     created_at: int
     updated_at: int
+    survey: str | None  # JSON
 
 
 class CampaignCounts(msgspec.Struct):
