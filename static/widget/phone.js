@@ -1,0 +1,35 @@
+// On a phone the open panel is the whole screen: the page behind it does not scroll, and the panel
+// follows the visible viewport so the soft keyboard never covers the composer.
+export const PHONE = "(max-width: 480px)";
+
+export function isPhone() {
+  return window.matchMedia(PHONE).matches;
+}
+
+const saved = [];
+
+/** Lock the page's scroll while the panel covers it; returns the undo. */
+export function lockPage(host) {
+  for (const node of [document.documentElement, document.body]) {
+    if (!node) continue;
+    saved.push([node, node.style.getPropertyValue("overflow"), node.style.getPropertyPriority("overflow")]);
+    node.style.setProperty("overflow", "hidden", "important");
+  }
+  const viewport = window.visualViewport;
+  const fit = () => {
+    if (!viewport) return;
+    host.style.setProperty("--vv-height", `${viewport.height}px`);
+    host.style.setProperty("--vv-top", `${viewport.offsetTop}px`);
+  };
+  fit();
+  viewport?.addEventListener("resize", fit);
+  viewport?.addEventListener("scroll", fit);
+  return () => {
+    viewport?.removeEventListener("resize", fit);
+    viewport?.removeEventListener("scroll", fit);
+    for (const [node, value, priority] of saved.splice(0)) {
+      if (value) node.style.setProperty("overflow", value, priority);
+      else node.style.removeProperty("overflow");
+    }
+  };
+}
