@@ -171,7 +171,8 @@ export class RapportClient {
       this.attempt += 1;
       this.reconnectTimer = this.timers.set(() => {
         this.reconnectTimer = null;
-        if (!this.stopped) this._open();
+        // Offline: trying is bound to fail; the page's `online` event calls reconnectNow().
+        if (!this.stopped && globalThis.navigator?.onLine !== false) this._open();
       }, delay);
     };
   }

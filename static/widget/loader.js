@@ -16,7 +16,8 @@
   for (key in BUILD.config) config[key] = BUILD.config[key];
   for (key in page) if (page[key] !== undefined && page[key] !== null) config[key] = page[key];
   var server = (config.server || (script ? new URL(script.src, location.href).origin : location.origin)).replace(/\/$/, "");
-  var bundle = server + (BUILD.version ? "/static/v/" + BUILD.version : "/static") + "/widget/widget.js";
+  var base = server + (BUILD.version ? "/static/v/" + BUILD.version : "/static") + "/";
+  var bundle = base + "widget/widget.js";
   var queued = (window.Rapport && window.Rapport.q) || [];
   var pending = [];
   var widget = null;
@@ -35,8 +36,8 @@
   var style = document.createElement("style");
   style.textContent =
     ":host{all:initial}" +
-    ".launcher{all:initial;box-sizing:border-box;position:fixed;bottom:calc(20px + env(safe-area-inset-bottom));" + side +
-    ":calc(20px + env(safe-area-inset-" + side + "));width:56px;height:56px;border-radius:50%;background:" + color +
+    ".launcher{all:initial;box-sizing:border-box;position:fixed;bottom:calc(20px + var(--vv-bottom,0px) + env(safe-area-inset-bottom));" + side +
+    ":calc(20px + var(--vv-" + side + ",0px) + env(safe-area-inset-" + side + "));width:56px;height:56px;border-radius:50%;background:" + color +
     ";color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;" +
     "box-shadow:0 6px 20px rgba(0,0,0,.25);z-index:2;touch-action:manipulation;-webkit-tap-highlight-color:transparent}" +
     ".launcher:focus-visible{outline:3px solid #111;outline-offset:3px}" +
@@ -68,8 +69,37 @@
   root.append(style, launcher);
   document.documentElement.appendChild(host);
 
+  // position: fixed is laid out on the layout viewport; a page wider than the phone (content that
+  // overflows) or a pinch zoom shows only part of it. Everything we draw keeps to the part shown.
+  var viewport = window.visualViewport;
+  function fit() {
+    var sides = {
+      left: viewport.offsetLeft,
+      right: Math.max(0, document.documentElement.clientWidth - viewport.offsetLeft - viewport.width),
+      top: viewport.offsetTop,
+      bottom: Math.max(0, document.documentElement.clientHeight - viewport.offsetTop - viewport.height),
+      width: viewport.width,
+      height: viewport.height,
+    };
+    for (var name in sides) host.style.setProperty("--vv-" + name, Math.round(sides[name]) + "px");
+  }
+  if (viewport) {
+    fit();
+    viewport.addEventListener("resize", fit);
+    viewport.addEventListener("scroll", fit);
+    window.addEventListener("resize", fit);
+  }
+
   function load() {
     if (!loading) {
+      // Every module at once, not one import level after the other.
+      (BUILD.files || []).forEach(function (file) {
+        var link = document.createElement("link");
+        link.rel = "modulepreload";
+        link.href = base + file;
+        link.crossOrigin = "anonymous";
+        document.head.appendChild(link);
+      });
       loading = import(bundle)
         .then(function (module) {
           widget = module.mount({ server: server, config: config, host: host, root: root, launcher: launcher });

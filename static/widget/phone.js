@@ -1,5 +1,5 @@
 // On a phone the open panel is the whole screen: the page behind it does not scroll, and the panel
-// follows the visible viewport so the soft keyboard never covers the composer.
+// follows the visible viewport (the loader's --vv-* variables) so the soft keyboard never covers the composer.
 export const PHONE = "(max-width: 480px)";
 
 export function isPhone() {
@@ -15,18 +15,11 @@ export function lockPage(host) {
     saved.push([node, node.style.getPropertyValue("overflow"), node.style.getPropertyPriority("overflow")]);
     node.style.setProperty("overflow", "hidden", "important");
   }
-  const viewport = window.visualViewport;
-  const fit = () => {
-    if (!viewport) return;
-    host.style.setProperty("--vv-height", `${viewport.height}px`);
-    host.style.setProperty("--vv-top", `${viewport.offsetTop}px`);
-  };
-  fit();
-  viewport?.addEventListener("resize", fit);
-  viewport?.addEventListener("scroll", fit);
+  // The loader keeps --vv-top, --vv-height (the visible part of the page, above a soft keyboard)
+  // and the other sides on the host; the full-screen panel is laid out on them.
+  host.dataset.locked = "yes";
   return () => {
-    viewport?.removeEventListener("resize", fit);
-    viewport?.removeEventListener("scroll", fit);
+    delete host.dataset.locked;
     for (const [node, value, priority] of saved.splice(0)) {
       if (value) node.style.setProperty("overflow", value, priority);
       else node.style.removeProperty("overflow");

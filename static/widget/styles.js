@@ -7,10 +7,10 @@ button,input,textarea{font:inherit;color:inherit}
 button{cursor:pointer}
 :focus-visible{outline:2px solid var(--accent);outline-offset:2px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-.panel{position:fixed;bottom:calc(88px + env(safe-area-inset-bottom));width:370px;height:600px;max-height:calc(100vh - 110px);
+.panel{position:fixed;bottom:calc(88px + var(--vv-bottom,0px) + env(safe-area-inset-bottom));width:370px;height:600px;max-height:calc(100vh - 110px);
  background:#fff;color:#1c1c1e;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.22);display:flex;flex-direction:column;
  overflow:hidden;z-index:3;font-size:14px;line-height:1.4;text-align:left}
-.right{right:20px}.left{left:20px}
+.right{right:calc(20px + var(--vv-right,0px))}.left{left:calc(20px + var(--vv-left,0px))}
 .top{background:var(--accent);color:#fff;padding:12px 12px 10px 16px;display:flex;gap:10px;align-items:center}
 .top h2{font-size:16px;font-weight:600}
 .top p{font-size:12px}
@@ -69,7 +69,7 @@ label.check{display:flex;gap:6px;align-items:center;font-size:13px}
 .switch{display:flex;justify-content:space-between;align-items:center;gap:8px;padding:10px 12px;background:#fff;border-top:1px solid #e4e4e7}
 .thread{text-align:left;border:1px solid #e4e4e7;background:#fff;border-radius:12px;padding:10px 12px;display:flex;flex-direction:column;gap:2px}
 .thread .preview{color:#3f3f46;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:100%}
-.card{position:fixed;bottom:calc(90px + env(safe-area-inset-bottom));width:300px;max-width:calc(100vw - 40px);background:#fff;color:#1c1c1e;
+.card{position:fixed;bottom:calc(90px + var(--vv-bottom,0px) + env(safe-area-inset-bottom));width:300px;max-width:calc(100vw - 40px);background:#fff;color:#1c1c1e;
  border-radius:14px;box-shadow:0 10px 30px rgba(0,0,0,.22);padding:12px 12px 12px 14px;z-index:3;font-size:14px;line-height:1.4;
  display:flex;flex-direction:column;gap:6px;animation:rise .2s ease-out}
 .card .x{position:absolute;top:4px;right:4px;color:#52525b;width:32px;height:32px}
@@ -79,9 +79,9 @@ label.check{display:flex;gap:6px;align-items:center;font-size:13px}
 @keyframes rise{from{transform:translateY(8px);opacity:0}}
 @media (prefers-reduced-motion:reduce){.card{animation:none}}
 @media (max-width:480px){
- .panel{top:var(--vv-top,0);bottom:auto;left:0;right:0;width:100%;height:var(--vv-height,100dvh);max-height:none;border-radius:0;
+ .panel{top:var(--vv-top,0px);bottom:auto;left:var(--vv-left,0px);right:auto;width:var(--vv-width,100vw);height:var(--vv-height,100dvh);max-height:none;border-radius:0;
   padding:env(safe-area-inset-top) env(safe-area-inset-right) 0 env(safe-area-inset-left)}
  .composer{padding-bottom:calc(10px + env(safe-area-inset-bottom))}
- .card{left:20px;right:20px;width:auto;max-width:none}
+ .card{left:calc(20px + var(--vv-left,0px));right:calc(20px + var(--vv-right,0px));width:auto;max-width:none}
 }
 `;
