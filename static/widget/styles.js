@@ -19,7 +19,7 @@ button{cursor:pointer}
 .x:hover{background:rgba(255,255,255,.15)}
 .avatar{flex:none;width:32px;height:32px;border-radius:50%;background:#fff;color:var(--accent);font-weight:700;display:flex;
  align-items:center;justify-content:center;font-size:15px}
-.msg .avatar{width:26px;height:26px;font-size:12px;background:#e4e4e7;color:#27272a}
+.row .avatar{width:26px;height:26px;font-size:12px;background:#e4e4e7;color:#27272a}
 .tabs{display:flex;border-bottom:1px solid #e4e4e7;background:#fff}
 .tabs button{flex:1;border:0;background:none;padding:9px 4px;font-size:13px;color:#52525b;border-bottom:2px solid transparent}
 .tabs [aria-selected=true]{color:#18181b;border-bottom-color:var(--accent);font-weight:600}

@@ -60,7 +60,9 @@ function SurveyPush({ chat, n, t }) {
         return html`<label class="note" for=${id}>${q.label}</label>
           <textarea id=${id} maxlength="2000" data-testid=${`rapport-q-${q.id}`} onInput=${(e) => set(q.id, e.currentTarget.value)}></textarea>`;
       }
-      const options = q.kind === "scale" ? Array.from({ length: q.max - q.min + 1 }, (_, i) => q.min + i) : q.choices;
+      // A scale's bounds default to 1 and 5 (left out of the notification when so).
+      const [low, high] = [q.min ?? 1, q.max ?? 5];
+      const options = q.kind === "scale" ? Array.from({ length: high - low + 1 }, (_, i) => low + i) : q.choices;
       return html`<strong id=${id}>${q.label}</strong>
         <div class="scale" role="group" aria-labelledby=${id} data-testid=${`rapport-q-${q.id}`}>
           ${options.map((o) => html`<button type="button" aria-pressed=${answers[q.id] === o} onClick=${() => set(q.id, o)}>${o}</button>`)}
