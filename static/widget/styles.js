@@ -59,7 +59,7 @@ label.check{display:flex;gap:6px;align-items:center;font-size:13px}
 .scale button{min-width:40px;height:40px;border:1px solid #a1a1aa;border-radius:10px;background:#fff}
 .scale [aria-pressed=true]{background:var(--accent);border-color:var(--accent);color:#fff}
 .item{background:#fff;border:1px solid #e4e4e7;border-radius:12px;padding:10px 12px;display:flex;flex-direction:column;gap:4px}
-.item .kind{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#52525b}
+.kind{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#52525b}
 .item strong{font-size:14px}
 .item button.open{align-self:flex-start}
 .voucher{display:inline-flex;align-items:center;gap:6px;background:#fef3c7;border:1px dashed #b45309;border-radius:8px;padding:2px 4px 2px 8px;
