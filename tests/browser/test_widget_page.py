@@ -1,0 +1,134 @@
+"""The widget on shops' pages: its weight (30 KB gzipped at most, compressed, cached for long), no
+socket, cookie or record for a visitor who never opens it, a hostile page's CSS and viewport (on
+another origin, in German), keyboard use and an axe-core check of the open panel."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+from playwright.sync_api import Browser, Route, expect
+
+from tests.browser.shopfront import shopper, shot, watch_errors
+from tests.support.live import ProcessServer, test_settings
+
+BUDGET = 30 * 1024
+HERE = Path(__file__).resolve().parent
+
+
+def test_the_whole_widget_is_small_compressed_and_cached(shop_server: ProcessServer) -> None:
+    with httpx.Client(base_url=shop_server.base, headers={"Accept-Encoding": "gzip"}) as http:
+        loader = http.get("/widget/loader.js")
+        assert loader.headers["content-encoding"] == "gzip"
+        assert loader.headers["cache-control"] == "public, max-age=300"
+        build = json.loads(re.search(r"/\*build\*/(.*?)/\*build\*/", loader.text).group(1))  # type: ignore[union-attr]
+        total = len(gzip.compress(loader.content))  # httpx decoded it: its gzipped size again
+        assert build["files"] and "widget/widget.js" in build["files"]
+        for name in build["files"]:
+            r = http.get(f"/static/v/{build['version']}/{name}")
+            assert r.status_code == 200, name
+            assert r.headers["content-encoding"] == "gzip", name
+            assert r.headers["cache-control"] == "public, max-age=31536000, immutable", name
+            assert r.headers["vary"] == "Accept-Encoding"
+            assert r.headers["access-control-allow-origin"] == "*"
+            total += int(r.headers["content-length"])
+            again = http.get(f"/static/v/{build['version']}/{name}", headers={"If-None-Match": r.headers["etag"]})
+            assert again.status_code == 304
+        assert total <= BUDGET, f"the widget weighs {total} bytes gzipped (budget {BUDGET})"
+        brotli = http.get(f"/static/v/{build['version']}/widget/state.js", headers={"Accept-Encoding": "br, gzip"})
+        assert brotli.headers["content-encoding"] == "br"
+        stale = http.get("/static/v/000000000000/widget/widget.js")
+        assert stale.headers["cache-control"] == "no-cache"  # another release's URL: served, not kept
+        assert http.get(f"/static/v/{build['version']}/widget/nope.js").status_code == 404
+    print(f"widget: {total} bytes gzipped")
+
+
+def test_a_visitor_who_never_opens_it_costs_nothing(browser: Browser, shop_server: ProcessServer) -> None:
+    context = shopper(browser, "desktop")
+    page = context.new_page()
+    sockets: list[str] = []
+    requests: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{shop_server.base}/")
+    expect(page.get_by_test_id("rapport-launcher")).to_be_visible()
+    page.wait_for_timeout(1500)
+    assert sockets == []
+    assert [u for u in requests if "/widget/" in u or "/static/" in u] == [f"{shop_server.base}/widget/loader.js"]
+    assert context.cookies() == []
+    assert page.evaluate("Object.keys(localStorage)") == []
+    shot(page, "widget-closed-desktop")
+    page.get_by_test_id("rapport-launcher").click()
+    expect(page.get_by_test_id("rapport-status")).to_have_text("We're away – leave a message")
+    assert len(sockets) == 1
+    assert context.cookies() == []
+
+
+@pytest.fixture
+def foreign_shop(tmp_path: Path) -> Iterator[ProcessServer]:
+    """A server whose widget runs on another origin's page (http://localhost:<port>)."""
+    server = ProcessServer(test_settings(tmp_path))
+    server.settings = msgspec.structs.replace(server.settings, allowed_origins=(f"http://localhost:{server.port}",))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("screen", ["desktop", "phone"])
+def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop: ProcessServer, screen: str) -> None:
+    errors: list[str] = []
+    page = watch_errors(shopper(browser, screen).new_page(), errors)
+    shop_url = f"http://localhost:{foreign_shop.port}/hostile"
+    html = (HERE / "pages" / "hostile.html").read_text().replace("__SERVER__", foreign_shop.base)
+
+    def hostile(route: Route) -> None:
+        route.fulfill(status=200, content_type="text/html", body=html)
+
+    page.route(shop_url, hostile)
+    page.goto(shop_url)
+    launcher = page.get_by_test_id("rapport-launcher")
+    expect(launcher).to_be_visible()
+    box = launcher.bounding_box()
+    viewport = page.viewport_size
+    assert box is not None and viewport is not None
+    assert 50 <= box["width"] <= 60 and box["x"] + box["width"] <= viewport["width"]  # its own size, in view
+    launcher.click()  # nothing of the page's is over it
+    panel = page.get_by_test_id("rapport-panel")
+    expect(page.get_by_test_id("rapport-status")).to_have_text("Gerade nicht besetzt – hinterlassen Sie eine Nachricht")
+    size = panel.bounding_box()
+    assert size is not None
+    if screen == "phone":
+        assert size["width"] == viewport["width"] and size["height"] >= viewport["height"] - 1
+    else:
+        assert 360 <= size["width"] <= 380
+    font = page.evaluate("getComputedStyle(document.querySelector('rapport-widget').shadowRoot"
+                         ".querySelector('[data-testid=rapport-status]')).fontSize")
+    assert font == "12px"  # the page's `* { font-size: 31px !important }` does not reach in
+    shot(page, f"widget-hostile-{screen}")
+
+    # Keyboard: focus stays in the panel, Escape closes it and goes back to the launcher.
+    page.get_by_test_id("rapport-input").focus()
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.tagName") == "RAPPORT-WIDGET"
+        assert page.evaluate("!!document.querySelector('rapport-widget').shadowRoot.activeElement"
+                             ".closest('[data-testid=rapport-panel]')")
+    page.add_script_tag(path=str(HERE / "vendor" / "axe.min.js"))
+    found = page.evaluate("""async () => {
+        const result = await axe.run(document.querySelector('rapport-widget'), {resultTypes: ['violations']});
+        return result.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+            .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '));
+    }""")
+    assert found == []
+    page.keyboard.press("Escape")
+    expect(panel).to_have_count(0)
+    assert page.evaluate("document.querySelector('rapport-widget').shadowRoot.activeElement.dataset.testid") == "rapport-launcher"
+    assert errors == []
