@@ -129,7 +129,10 @@ class WidgetFiles:
         _, end, tail = rest.partition(BUILD_MARK)
         if not mark or not end:
             raise RuntimeError(f"{LOADER} has no {BUILD_MARK}…{BUILD_MARK} line for the build")
-        build = {"version": self.version, "config": json.loads(encode(config))}
+        # The modules the widget imports, so the loader can ask for all of them at once
+        # (modulepreload) instead of one import level after another.
+        modules = sorted(name for name in self.files if name.endswith(".js") and name != LOADER)
+        build = {"version": self.version, "config": json.loads(encode(config)), "files": modules}
         return (head + BUILD_MARK + json.dumps(build, separators=(",", ":")) + BUILD_MARK + tail).encode("utf-8")
 
     def routes(self) -> list[Route]:
