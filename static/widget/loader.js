@@ -25,9 +25,10 @@
 
   // The host is an element of our own, under <html> rather than <body>: a page's transform,
   // filter or overflow on body (which would capture position: fixed) does not reach it; inline
-  // !important beats the page's own !important rules on the host.
+  // !important beats the page's own !important rules on the host. The highest z-index there is:
+  // a page may give its own elements that too, and then the later in the document (ours) is on top.
   var host = document.createElement("rapport-widget");
-  var hostStyle = "all:initial;position:fixed;z-index:2147483000;top:0;left:0;width:0;height:0;display:block;" +
+  var hostStyle = "all:initial;position:fixed;z-index:2147483647;top:0;left:0;width:0;height:0;display:block;" +
     "visibility:visible;opacity:1;transform:none;filter:none;pointer-events:auto;contain:none;zoom:1";
   host.setAttribute("style", hostStyle.replace(/;/g, " !important;"));
   var root = host.attachShadow({ mode: "open" });
@@ -68,6 +69,12 @@
   launcher.append(svg, badge);
   root.append(style, launcher);
   document.documentElement.appendChild(host);
+  // Loaded from the head, before the body exists: after it, once it does, to stay the last painted.
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () {
+      if (host.nextSibling) document.documentElement.appendChild(host);
+    });
+  }
 
   // position: fixed is laid out on the layout viewport; a page wider than the phone (content that
   // overflows) or a pinch zoom shows only part of it. Everything we draw keeps to the part shown.

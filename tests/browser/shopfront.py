@@ -20,7 +20,9 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 # The shopper's two screens: a desktop, and a phone (375x812, touch, as a phone lays pages out).
 SCREENS: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1200, "height": 800}},
-    "phone": {"viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2},
+    "phone": {
+        "viewport": {"width": 375, "height": 812}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2,
+    },
 }
 
 

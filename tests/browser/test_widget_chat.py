@@ -14,7 +14,9 @@ XSS = '<img src=x onerror="window.__owned=1"><script>window.__owned=1</script>'
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
-def test_chat_both_ways_reload_badge_and_a_lost_network(browser: Browser, shop_server: ProcessServer, screen: str) -> None:
+def test_chat_both_ways_reload_badge_and_a_lost_network(
+    browser: Browser, shop_server: ProcessServer, screen: str,
+) -> None:
     errors: list[str] = []
     admin = Admin(shop_server)
     agent = Agent(shop_server, admin.cookie)
@@ -92,7 +94,9 @@ def test_chat_both_ways_reload_badge_and_a_lost_network(browser: Browser, shop_s
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
-def test_nobody_online_the_message_goes_with_an_email(browser: Browser, shop_server: ProcessServer, screen: str) -> None:
+def test_nobody_online_the_message_goes_with_an_email(
+    browser: Browser, shop_server: ProcessServer, screen: str,
+) -> None:
     errors: list[str] = []
     page = watch_errors(shopper(browser, screen).new_page(), errors)
     page.goto(f"{shop_server.base}/")

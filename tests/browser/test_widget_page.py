@@ -9,12 +9,14 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import msgspec
 import pytest
-from playwright.sync_api import Browser, Route, expect
+from playwright.sync_api import Browser, expect
 
+from tests.browser.shop_site import ShopSite
 from tests.browser.shopfront import shopper, shot, watch_errors
 from tests.support.live import ProcessServer, test_settings
 
@@ -65,35 +67,35 @@ def test_a_visitor_who_never_opens_it_costs_nothing(browser: Browser, shop_serve
     assert page.evaluate("Object.keys(localStorage)") == []
     shot(page, "widget-closed-desktop")
     page.get_by_test_id("rapport-launcher").click()
-    expect(page.get_by_test_id("rapport-status")).to_have_text("We're away – leave a message")
+    expect(page.get_by_test_id("rapport-status")).to_have_text("We're away \N{EN DASH} leave a message")
     assert len(sockets) == 1
     assert context.cookies() == []
 
 
+class ForeignShop(NamedTuple):
+    server: ProcessServer
+    site: ShopSite
+
+
 @pytest.fixture
-def foreign_shop(tmp_path: Path) -> Iterator[ProcessServer]:
-    """A server whose widget runs on another origin's page (http://localhost:<port>)."""
-    server = ProcessServer(test_settings(tmp_path))
-    server.settings = msgspec.structs.replace(server.settings, allowed_origins=(f"http://localhost:{server.port}",))
+def foreign_shop(tmp_path: Path) -> Iterator[ForeignShop]:
+    """A chat server whose widget runs on another origin's pages (http://localhost:<port>)."""
+    site = ShopSite()
+    server = ProcessServer(msgspec.structs.replace(test_settings(tmp_path), allowed_origins=(site.origin,)))
     server.start()
+    site.start(server.base)
     try:
-        yield server
+        yield ForeignShop(server, site)
     finally:
+        site.stop()
         server.stop()
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
-def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop: ProcessServer, screen: str) -> None:
+def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop: ForeignShop, screen: str) -> None:
     errors: list[str] = []
     page = watch_errors(shopper(browser, screen).new_page(), errors)
-    shop_url = f"http://localhost:{foreign_shop.port}/hostile"
-    html = (HERE / "pages" / "hostile.html").read_text().replace("__SERVER__", foreign_shop.base)
-
-    def hostile(route: Route) -> None:
-        route.fulfill(status=200, content_type="text/html", body=html)
-
-    page.route(shop_url, hostile)
-    page.goto(shop_url)
+    page.goto(foreign_shop.site.url("hostile"))
     launcher = page.get_by_test_id("rapport-launcher")
     expect(launcher).to_be_visible()
     box = launcher.bounding_box()
@@ -102,7 +104,8 @@ def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop:
     assert 50 <= box["width"] <= 60 and box["x"] + box["width"] <= viewport["width"]  # its own size, in view
     launcher.click()  # nothing of the page's is over it
     panel = page.get_by_test_id("rapport-panel")
-    expect(page.get_by_test_id("rapport-status")).to_have_text("Gerade nicht besetzt – hinterlassen Sie eine Nachricht")
+    expect(page.get_by_test_id("rapport-status")).to_have_text(
+        "Gerade nicht besetzt \N{EN DASH} hinterlassen Sie eine Nachricht")
     size = panel.bounding_box()
     assert size is not None
     if screen == "phone":
@@ -112,6 +115,13 @@ def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop:
     font = page.evaluate("getComputedStyle(document.querySelector('rapport-widget').shadowRoot"
                          ".querySelector('[data-testid=rapport-status]')).fontSize")
     assert font == "12px"  # the page's `* { font-size: 31px !important }` does not reach in
+    # Nothing of the page is painted over the panel (the page gives all its elements the top z-index).
+    covered = page.evaluate("""(box) => {
+        const points = [[0.5, 0.05], [0.05, 0.5], [0.95, 0.5], [0.5, 0.5], [0.5, 0.95]];
+        return points.map(([x, y]) => document.elementFromPoint(box.x + box.width * x, box.y + box.height * y))
+            .filter((hit) => hit.tagName !== "RAPPORT-WIDGET").map((hit) => hit.tagName);
+    }""", size)
+    assert covered == []
     shot(page, f"widget-hostile-{screen}")
 
     # Keyboard: focus stays in the panel, Escape closes it and goes back to the launcher.
@@ -130,5 +140,6 @@ def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop:
     assert found == []
     page.keyboard.press("Escape")
     expect(panel).to_have_count(0)
-    assert page.evaluate("document.querySelector('rapport-widget').shadowRoot.activeElement.dataset.testid") == "rapport-launcher"
+    focused = page.evaluate("document.querySelector('rapport-widget').shadowRoot.activeElement.dataset.testid")
+    assert focused == "rapport-launcher"
     assert errors == []
