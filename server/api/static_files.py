@@ -1,14 +1,15 @@
 """The widget's files for shops' pages: compressed once, cached for a year under a content-hashed URL.
 
 Every page of a shop loads the loader, so the files are made as cheap as they can be:
-- read once at start, each kept as is, gzip (level 9) and brotli (quality 11): a request costs
-  no compression, and the smallest encoding the browser accepts is sent (`Vary: Accept-Encoding`);
+- built once at start (server/api/widget_build.py: the widget's own scripts minified), each kept
+  as is, gzip (level 9) and brotli (quality 11): a request costs no compression, and the smallest
+  encoding the browser accepts is sent (`Vary: Accept-Encoding`);
 - the bundle (static/widget and static/vendor) is served under `/static/v/<version>/`, the version
   a hash of all its files: `Cache-Control: public, max-age=31536000, immutable`, so a returning
   shopper's browser does not even ask; a new release is a new URL;
 - the loader (`/widget/loader.js`), the one URL in the shop's snippet, is cached for five minutes
   (and revalidated by its ETag), so a release reaches shops that quickly; it carries the
-  version and the widget's settings (server/api/widget_config.py);
+  version, the widget's settings (server/api/widget_config.py) and the modules to fetch;
 - `/widget/<file>` serves the same files unversioned, revalidated on every use (`no-cache`),
   for the agent console, which imports the protocol client from there.
 
@@ -29,10 +30,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.api.widget_build import WidgetBuild
 from server.api.widget_config import WidgetConfig
 from server.protocol import encode
 
-BUNDLE = ("widget", "vendor")
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -40,10 +41,6 @@ MEDIA_TYPES = {
 }
 IMMUTABLE = "public, max-age=31536000, immutable"
 LOADER_MAX_AGE = 300
-LOADER = "widget/loader.js"
-# The loader's build line: what the server writes between these marks (served as is, the
-# loader falls back to the unversioned files).
-BUILD_MARK = "/*build*/"
 
 
 class StaticFile:
@@ -105,35 +102,13 @@ class StaticFile:
 
 
 class WidgetFiles:
-    """The widget's bundle, read from `static_root` once, and its routes."""
+    """The widget's build (server/api/widget_build.py) as responses, and its routes."""
 
     def __init__(self, static_root: Path, config: WidgetConfig) -> None:
-        sources: dict[str, bytes] = {}
-        for folder in BUNDLE:
-            base = static_root / folder
-            if not base.is_dir():
-                continue
-            for path in sorted(base.rglob("*")):
-                if path.is_file() and path.suffix in MEDIA_TYPES:
-                    sources[path.relative_to(static_root).as_posix()] = path.read_bytes()
-        digest = hashlib.sha256()
-        for name, body in sorted(sources.items()):
-            digest.update(name.encode() + b"\0" + body + b"\0")
-        self.version = digest.hexdigest()[:12]
-        self.files = {name: StaticFile(body, MEDIA_TYPES[Path(name).suffix]) for name, body in sources.items()}
-        self.loader = StaticFile(self._built_loader(sources[LOADER], config), MEDIA_TYPES[".js"])
-
-    def _built_loader(self, source: bytes, config: WidgetConfig) -> bytes:
-        text = source.decode("utf-8")
-        head, mark, rest = text.partition(BUILD_MARK)
-        _, end, tail = rest.partition(BUILD_MARK)
-        if not mark or not end:
-            raise RuntimeError(f"{LOADER} has no {BUILD_MARK}…{BUILD_MARK} line for the build")
-        # The modules the widget imports, so the loader can ask for all of them at once
-        # (modulepreload) instead of one import level after another.
-        modules = sorted(name for name in self.files if name.endswith(".js") and name != LOADER)
-        build = {"version": self.version, "config": json.loads(encode(config)), "files": modules}
-        return (head + BUILD_MARK + json.dumps(build, separators=(",", ":")) + BUILD_MARK + tail).encode("utf-8")
+        build = WidgetBuild(static_root)
+        self.version = build.version
+        self.files = {name: StaticFile(body, MEDIA_TYPES[Path(name).suffix]) for name, body in build.files.items()}
+        self.loader = StaticFile(build.loader(json.loads(encode(config))), MEDIA_TYPES[".js"])
 
     def routes(self) -> list[Route]:
         return [

@@ -1,9 +1,10 @@
 // The chat tab: a conversation's messages by day, the composer with its offline and pre-chat fields,
-// and the satisfaction survey once the conversation is closed.
+// and the satisfaction survey (rating.js) once the conversation is closed.
 import { Linked } from "./text.js";
-import { html, useLayoutEffect, useRef, useState } from "./ui.js";
+import { html, Later, useLayoutEffect, useRef, useState } from "./ui.js";
 
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const SURVEY = () => import("./rating.js").then((m) => m.Survey);
 
 function dayOf(ms) {
   const d = new Date(ms);
@@ -70,31 +71,6 @@ function Lines({ chat, t, f }) {
   }
   if (lastMine && seenUpTo >= lastMine) out.push(html`<div class="seen">${t("seen")}</div>`);
   return out;
-}
-
-function Survey({ chat, t }) {
-  const [score, setScore] = useState(0);
-  const [comment, setComment] = useState("");
-  const [sent, setSent] = useState(false);
-  if (sent) return html`<p class="note" role="status">${t("thanks")}</p>`;
-  return html`
-    <form class="survey" data-testid="rapport-survey" onSubmit=${(e) => {
-      e.preventDefault();
-      if (!score) return;
-      chat.rate(score, comment.trim());
-      setSent(true);
-    }}>
-      <strong id="rapport-rate">${t("rate")}</strong>
-      <div class="scale" role="group" aria-labelledby="rapport-rate">
-        ${[1, 2, 3, 4, 5].map((n) => html`
-          <button type="button" aria-pressed=${score === n} aria-label=${t("star", { n })} data-testid=${`rapport-score-${n}`}
-            onClick=${() => setScore(n)}>${n}</button>`)}
-      </div>
-      <label class="note" for="rapport-comment">${t("comment")}</label>
-      <textarea id="rapport-comment" data-testid="rapport-comment" maxlength="2000" value=${comment}
-        onInput=${(e) => setComment(e.currentTarget.value)}></textarea>
-      <button class="primary" type="submit" disabled=${!score} data-testid="rapport-rate-send">${t("send")}</button>
-    </form>`;
 }
 
 function Composer({ chat, t, config }) {
@@ -185,7 +161,7 @@ export function ChatView({ chat, t, f, config }) {
       <div class="typing" aria-hidden="true">${typing ? t("typing", { name: typing }) : ""}</div>
       ${closed
         ? html`<div class="closedbar">
-            ${!chat.rated(chat.current) && html`<${Survey} chat=${chat} t=${t} key=${chat.current} />`}
+            ${!chat.rated(chat.current) && html`<${Later} load=${SURVEY} chat=${chat} t=${t} key=${chat.current} />`}
             <button class="ghost" type="button" data-testid="rapport-new" onClick=${() => chat.show(null)}>${t("newConv")}</button>
           </div>`
         : html`<${Composer} chat=${chat} t=${t} config=${config} key=${chat.current || "new"} />`}

@@ -2,10 +2,14 @@
 // close; and, while it is closed, the card of a new push over the launcher.
 import { Card } from "./card.js";
 import { ChatView, initial } from "./chat.js";
-import { OrdersView } from "./orders.js";
-import { ThreadsView } from "./threads.js";
-import { html, useEffect, useRef, useState } from "./ui.js";
-import { UpdatesView } from "./updates.js";
+import { html, Later, useEffect, useRef, useState } from "./ui.js";
+
+// The tabs besides the chat are fetched when first opened (most shoppers only chat).
+const VIEWS = {
+  updates: () => import("./updates.js").then((m) => m.UpdatesView),
+  orders: () => import("./orders.js").then((m) => m.OrdersView),
+  threads: () => import("./threads.js").then((m) => m.ThreadsView),
+};
 
 const FOCUSABLE = "button:not([disabled]),input,textarea,a[href],[tabindex]:not([tabindex='-1'])";
 
@@ -79,7 +83,6 @@ export function App({ chat, t, f, config, side, controls }) {
 
   const agent = chat.agentOf(chat.current);
   const title = config.title || t("title");
-  const View = { chat: ChatView, updates: UpdatesView, orders: OrdersView, threads: ThreadsView }[chat.view];
   return html`
     <div class="sr" role="status" aria-live="polite" data-testid="rapport-live">${chat.live}</div>
     ${!chat.open && html`<${Card} chat=${chat} t=${t} f=${f} side=${side} onOpen=${(seq) => controls.openAt(seq)} />`}
@@ -99,7 +102,9 @@ export function App({ chat, t, f, config, side, controls }) {
         ${tabs.length > 1 && html`<${Tabs} chat=${chat} t=${t} tabs=${tabs} />`}
         <div class="pane" role=${tabs.length > 1 ? "tabpanel" : null} id=${`rapport-view-${chat.view}`}
           aria-labelledby=${tabs.length > 1 ? `rapport-tab-${chat.view}` : null}>
-          <${View} chat=${chat} t=${t} f=${f} config=${config} />
+          ${chat.view === "chat"
+            ? html`<${ChatView} chat=${chat} t=${t} f=${f} config=${config} />`
+            : html`<${Later} key=${chat.view} load=${VIEWS[chat.view]} chat=${chat} t=${t} f=${f} />`}
         </div>
       </section>`}`;
 }
