@@ -29,7 +29,7 @@
   // a page may give its own elements that too, and then the later in the document (ours) is on top.
   var host = document.createElement("rapport-widget");
   var hostStyle = "all:initial;position:fixed;z-index:2147483647;top:0;left:0;width:0;height:0;display:block;" +
-    "visibility:visible;opacity:1;transform:none;filter:none;pointer-events:auto;contain:none;zoom:1";
+    "visibility:visible;opacity:1;transform:none;filter:none;pointer-events:auto;contain:none;zoom:1;";
   host.setAttribute("style", hostStyle.replace(/;/g, " !important;"));
   var root = host.attachShadow({ mode: "open" });
   var side = config.position === "left" ? "left" : "right";
@@ -45,7 +45,8 @@
     ".launcher[hidden]{display:none}" +
     ".badge{all:initial;position:absolute;top:-4px;" + (side === "left" ? "left" : "right") + ":-4px;min-width:20px;height:20px;" +
     "border-radius:10px;background:#c2272d;color:#fff;font:700 12px/20px system-ui,sans-serif;text-align:center;padding:0 5px;box-sizing:border-box}" +
-    ".badge:empty{display:none}";
+    ".badge:empty{display:none}" +
+    ".edge{position:fixed;right:0;bottom:0;width:0;height:0;visibility:hidden}";
   var launcher = document.createElement("button");
   launcher.className = "launcher";
   launcher.type = "button";
@@ -67,7 +68,11 @@
   badge.className = "badge";
   badge.setAttribute("data-testid", "rapport-badge");
   launcher.append(svg, badge);
-  root.append(style, launcher);
+  // The bottom right corner of the box position: fixed is laid out in, measured, not assumed: on a
+  // phone, a page wider than its layout viewport widens that box beyond documentElement.clientWidth.
+  var edge = document.createElement("i");
+  edge.className = "edge";
+  root.append(style, launcher, edge);
   document.documentElement.appendChild(host);
   // Loaded from the head, before the body exists: after it, once it does, to stay the last painted.
   if (document.readyState === "loading") {
@@ -78,23 +83,34 @@
 
   // position: fixed is laid out on the layout viewport; a page wider than the phone (content that
   // overflows) or a pinch zoom shows only part of it. Everything we draw keeps to the part shown.
+  // A page without a `width=device-width` viewport tag is laid out about 980 px wide and shown
+  // zoomed out on a phone: the widget is zoomed in by as much, so it keeps its size on the screen
+  // (a pinch zoom in is left alone: the shopper asked for everything bigger). Lengths inside the
+  // host are zoomed, so the visible area's sides are given in the widget's own pixels.
   var viewport = window.visualViewport;
   function fit() {
+    var zoom = viewport.scale < 1 ? 1 / viewport.scale : 1;
+    var corner = edge.getBoundingClientRect();
     var sides = {
       left: viewport.offsetLeft,
-      right: Math.max(0, document.documentElement.clientWidth - viewport.offsetLeft - viewport.width),
+      right: corner.left - viewport.offsetLeft - viewport.width,
       top: viewport.offsetTop,
-      bottom: Math.max(0, document.documentElement.clientHeight - viewport.offsetTop - viewport.height),
+      bottom: corner.top - viewport.offsetTop - viewport.height,
       width: viewport.width,
       height: viewport.height,
     };
-    for (var name in sides) host.style.setProperty("--vv-" + name, Math.round(sides[name]) + "px");
+    for (var name in sides) host.style.setProperty("--vv-" + name, Math.round(sides[name] / zoom) + "px");
+    host.style.setProperty("zoom", String(zoom), "important");
+    // A phone's screen, whatever the page's viewport: the open panel covers it.
+    host.toggleAttribute("data-phone", viewport.width / zoom <= 480);
   }
   if (viewport) {
     fit();
     viewport.addEventListener("resize", fit);
     viewport.addEventListener("scroll", fit);
     window.addEventListener("resize", fit);
+  } else {
+    host.toggleAttribute("data-phone", window.matchMedia("(max-width: 480px)").matches);
   }
 
   function load() {

@@ -1,9 +1,8 @@
 // On a phone the open panel is the whole screen: the page behind it does not scroll, and the panel
 // follows the visible viewport (the loader's --vv-* variables) so the soft keyboard never covers the composer.
-export const PHONE = "(max-width: 480px)";
-
-export function isPhone() {
-  return window.matchMedia(PHONE).matches;
+/** The loader marks its host when the visible width is a phone's (even on a page laid out wider). */
+export function isPhone(host) {
+  return host.hasAttribute("data-phone");
 }
 
 const saved = [];

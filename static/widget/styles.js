@@ -1,5 +1,7 @@
 // The widget's look, inside its shadow root: the page's CSS cannot reach in, nor ours out.
 // Colours meet WCAG AA on their backgrounds; --accent is the shop's (white text is drawn on it).
+// On a phone (the loader sets data-phone on the host by the visible width, so also on a page laid
+// out wider than the screen, which a media query would take for a desktop) the panel is the screen.
 export const STYLE = `
 :host{all:initial}
 *{box-sizing:border-box;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0}
@@ -78,10 +80,8 @@ label.check{display:flex;gap:6px;align-items:center;font-size:13px}
 .card .actions{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
 @keyframes rise{from{transform:translateY(8px);opacity:0}}
 @media (prefers-reduced-motion:reduce){.card{animation:none}}
-@media (max-width:480px){
- .panel{top:var(--vv-top,0px);bottom:auto;left:var(--vv-left,0px);right:auto;width:var(--vv-width,100vw);height:var(--vv-height,100dvh);max-height:none;border-radius:0;
-  padding:env(safe-area-inset-top) env(safe-area-inset-right) 0 env(safe-area-inset-left)}
- .composer{padding-bottom:calc(10px + env(safe-area-inset-bottom))}
- .card{left:calc(20px + var(--vv-left,0px));right:calc(20px + var(--vv-right,0px));width:auto;max-width:none}
-}
+:host([data-phone]) .panel{top:var(--vv-top,0px);bottom:auto;left:var(--vv-left,0px);right:auto;width:var(--vv-width,100vw);
+ height:var(--vv-height,100dvh);max-height:none;border-radius:0;padding:env(safe-area-inset-top) env(safe-area-inset-right) 0 env(safe-area-inset-left)}
+:host([data-phone]) .composer{padding-bottom:calc(10px + env(safe-area-inset-bottom))}
+:host([data-phone]) .card{left:calc(20px + var(--vv-left,0px));right:calc(20px + var(--vv-right,0px));width:auto;max-width:none}
 `;

@@ -48,7 +48,7 @@ export function mount({ server, config, host, root, launcher }) {
         if (!chat.started) chat.start();
         chat.markerFrom = { id: chat.current, seq: chat.readUpTo(chat.current) };
         chat.markRead();
-        if (isPhone()) {
+        if (isPhone(host)) {
           unlock = lockPage(host);
           launcher.hidden = true;
         }

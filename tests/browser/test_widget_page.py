@@ -173,3 +173,48 @@ def test_hostile_page_keyboard_and_accessibility(browser: Browser, foreign_shop:
     focused = page.evaluate("document.querySelector('rapport-widget').shadowRoot.activeElement.dataset.testid")
     assert focused == "rapport-launcher"
     assert errors == []
+
+
+# Where a widget element is, in CSS px of the layout viewport (as visualViewport's offsets are).
+RECT = """(id) => {
+    const r = document.querySelector('rapport-widget').shadowRoot.querySelector(`[data-testid=${id}]`)
+        .getBoundingClientRect();
+    const v = visualViewport;
+    return {x: r.x, y: r.y, width: r.width, height: r.height,
+            vx: v.offsetLeft, vy: v.offsetTop, vwidth: v.width, vheight: v.height, scale: v.scale};
+}"""
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_page_without_a_viewport_tag_on_a_phone(browser: Browser, foreign_shop: ForeignShop, wide: bool) -> None:
+    """A phone shows such a page zoomed out (about 980 px, wider if its content is): the widget keeps its
+    size on the screen, in the part shown, and opens full screen."""
+    errors: list[str] = []
+    page = watch_errors(shopper(browser, "phone").new_page(), errors)
+    page.goto(foreign_shop.site.url("no-viewport"))
+    if wide:  # content wider than the layout viewport: the phone zooms out further
+        page.evaluate("document.querySelector('main').style.width = '1800px'")
+    launcher = page.get_by_test_id("rapport-launcher")
+    expect(launcher).to_be_visible()
+    page.wait_for_function("visualViewport.scale < 0.5")
+    at = page.evaluate(RECT, "rapport-launcher")
+    on_screen = at["width"] * at["scale"]  # CSS px of the page times the zoom: the screen's px
+    assert 50 <= on_screen <= 60, at
+    # In the part shown, near its bottom right corner.
+    assert at["x"] + at["width"] <= at["vx"] + at["vwidth"] and at["y"] + at["height"] <= at["vy"] + at["vheight"]
+    assert (at["vx"] + at["vwidth"] - at["x"] - at["width"]) * at["scale"] < 40
+    shot(page, f"widget-no-viewport{'-wide' if wide else ''}-closed")
+    launcher.click()
+    expect(page.get_by_test_id("rapport-status")).to_have_text("We're away \N{EN DASH} leave a message")
+    panel = page.evaluate(RECT, "rapport-panel")
+    for side, visible in (("x", "vx"), ("y", "vy"), ("width", "vwidth"), ("height", "vheight")):
+        assert abs(panel[side] - panel[visible]) * panel["scale"] <= 2, (side, panel)  # full screen
+    font = page.evaluate("""() => {
+        const box = document.querySelector('rapport-widget').shadowRoot.querySelector('[data-testid=rapport-input]');
+        return parseFloat(getComputedStyle(box).fontSize) * box.getBoundingClientRect().width / box.offsetWidth;
+    }""")
+    assert font * panel["scale"] >= 15.5  # 16 px on the screen: readable, and no zoom-in on focus
+    shot(page, f"widget-no-viewport{'-wide' if wide else ''}-open")
+    page.get_by_test_id("rapport-close").click()
+    expect(launcher).to_be_visible()
+    assert errors == []
