@@ -13,6 +13,8 @@ ours, modern and written plainly, so a tokenizer of a page is enough, and it is 
   a line break still separates attributes, and text renders it as one space;
 - the result, minified again, is the same (a spacing mistake that joins two tokens into one
   shows up there); a source this cannot read is served as it is (`Unreadable`).
+A `/` after `)`, `]` or `}` is read as a division, as it nearly always is: a regular expression
+at the start of a statement after a block goes in parentheses.
 Names are not shortened: gzip makes repeated long names cheap, and stack traces stay readable.
 """
 
@@ -46,10 +48,12 @@ JOINING = {"++", "--", "+-", "-+", "//", "/*", "==", "=>", "!=", "<=", ">=", "&&
            "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "..", "<!", "->"}
 # A line break after a token of the first kind and before one of the second may end a statement.
 MAY_END = {")", "]", "}", "++", "--"}
-MAY_BEGIN = {"(", "[", "{", "+", "-", "!", "~", "++", "--", "...", "#", "@", "<"}
+MAY_BEGIN = {"(", "[", "{", "+", "-", "!", "~", "++", "--", "...", "#"}
 
 
 class Token:
+    """One token and what came before it: any whitespace or comment, and whether a line break."""
+
     __slots__ = ("break_before", "kind", "space_before", "text")
 
     def __init__(self, kind: str, text: str, space_before: bool, break_before: bool) -> None:
