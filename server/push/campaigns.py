@@ -84,6 +84,9 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     expires_at: dt.datetime | None = None
     # A survey campaign's questions (choice, scale, free text), rendered inside its notification.
     survey: Survey | None = None
+    # The e-mail fallback: at this time, customers in the audience who consent and did not see
+    # it live get it by e-mail (mail/fallback.py).
+    email_after: dt.datetime | None = None
 
 
 class CampaignOut(msgspec.Struct):
@@ -102,6 +105,7 @@ class CampaignOut(msgspec.Struct):
     expires_at: int | None
     created_at: int
     survey: Survey | None = None
+    email_after: int | None = None
 
 
 class SendIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -180,6 +184,7 @@ def campaign_out(campaign: CampaignRecord) -> CampaignOut:
         expires_at=campaign.expires_at,
         created_at=campaign.created_at,
         survey=_survey_decoder.decode(campaign.survey) if campaign.survey else None,
+        email_after=campaign.email_after,
     )
 
 
@@ -326,6 +331,9 @@ class CampaignService:
         expires = _ms(body.expires_at)
         if expires is not None and expires <= now_ms():
             raise Problem(ErrorCode.INVALID_REQUEST, "expires_at is in the past")
+        email_after = _ms(body.email_after)
+        if email_after is not None and expires is not None and email_after >= expires:
+            raise Problem(ErrorCode.INVALID_REQUEST, "email_after must come before expires_at")
 
     @staticmethod
     def _fields(body: CampaignIn) -> CampaignFields:
@@ -340,4 +348,5 @@ class CampaignService:
             trigger=encode(body.trigger).decode() if body.trigger else None,
             expires_at=_ms(body.expires_at),
             survey=encode(body.survey).decode() if body.survey else None,
+            email_after=_ms(body.email_after),
         )

@@ -50,6 +50,8 @@ class CampaignFields(msgspec.Struct, kw_only=True):
     trigger: str | None  # JSON, or None: a broadcast
     expires_at: int | None
     survey: str | None = None  # JSON: a survey campaign's questions
+    # E-mail to whoever did not see it live by then (mail/fallback.py); None: no e-mail.
+    email_after: int | None = None
 
 
 class CampaignRecord(msgspec.Struct):
@@ -70,6 +72,7 @@ class CampaignRecord(msgspec.Struct):
     created_at: int
     updated_at: int
     survey: str | None  # JSON
+    email_after: int | None
 
 
 class CampaignCounts(msgspec.Struct):

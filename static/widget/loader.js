@@ -153,6 +153,8 @@
     if (args[0] === "open" || args[0] === "setUser") load();
   };
   for (var i = 0; i < queued.length; i++) window.Rapport.apply(null, queued[i]);
+  // A link from one of our e-mails (`#rapport-chat=<conversation>`) opens the chat again.
+  if (/^#rapport-chat=[\w-]{1,64}$/.test(location.hash)) window.Rapport("open");
 
   // Someone the server may have news for: load when the page is idle, not before its own work.
   var known = false;

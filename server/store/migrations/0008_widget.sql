@@ -1,8 +1,7 @@
 -- What the widget adds: the contact a visitor leaves on a conversation (offline and pre-chat
--- forms; their own word, not the shop's), their wish for a transcript (sent by the e-mail work),
--- the satisfaction survey after a chat (also kept as a `rating` event with its score), survey
--- campaigns' questions and their answers, one set per customer.
-ALTER TABLE conversations ADD COLUMN contact_email TEXT;
+-- forms; their own word, not the shop's: contact_email is 0007's, which the e-mail replies use),
+-- their wish for a transcript, the satisfaction survey after a chat (also kept as a `rating`
+-- event with its score), survey campaigns' questions and their answers, one set per customer.
 ALTER TABLE conversations ADD COLUMN contact_name TEXT;
 ALTER TABLE conversations ADD COLUMN transcript_wanted INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN rating INTEGER;
