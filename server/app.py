@@ -18,6 +18,8 @@ from starlette.staticfiles import StaticFiles
 from server.api import routes as api
 from server.api.edge import problem_response
 from server.api.headers import SecurityHeaders
+from server.api.static_files import WidgetFiles
+from server.api.widget_config import widget_config
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode
@@ -68,14 +70,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         return Route("/" if path.parent.name == "demo" else "/console", endpoint)
 
+    widget_files = WidgetFiles(ROOT / "static", widget_config(settings))
     routes = [
         *api.routes(),
+        *widget_files.routes(),
         WebSocketRoute("/ws/widget", widget_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
         page(ROOT / "static" / "demo" / "index.html"),
         page(ROOT / "agent_console" / "index.html"),
         Mount("/console", StaticFiles(directory=ROOT / "agent_console", check_dir=False), name="console"),
-        Mount("/widget", StaticFiles(directory=ROOT / "static" / "widget", check_dir=False), name="widget"),
         Mount("/static", StaticFiles(directory=ROOT / "static", check_dir=False), name="static"),
     ]
     app = Starlette(

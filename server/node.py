@@ -31,6 +31,7 @@ from server.push.orders import OrderUpdates
 from server.push.reminders import ReminderService
 from server.push.scheduler import Scheduler
 from server.push.segments import SegmentService
+from server.push.surveys import SurveyService
 from server.push.triggers import Triggers
 from server.push.vouchers import VoucherService
 from server.settings import Settings
@@ -44,6 +45,7 @@ from server.store.customers import CustomerAttributesStore, CustomerStore
 from server.store.inbox import InboxStore
 from server.store.reminders import ReminderStore
 from server.store.sessions import SessionStore
+from server.store.surveys import SurveyStore
 from server.store.vouchers import VoucherStore
 from server.ws.limits import Limits
 
@@ -71,6 +73,7 @@ class Node:
         self.shop_customers = CustomerService(self._customer_attributes, self._inbox_store)
         self.segments = SegmentService(SegmentStore(self.db), self._audience)
         self.vouchers = VoucherService(VoucherStore(self.db))
+        self.surveys = SurveyService(SurveyStore(self.db))
         self.campaigns = CampaignService(
             self._campaign_store, self.segments, self._audience, self._customer_attributes, self.broker
         )
@@ -134,7 +137,7 @@ class Node:
             self.db.epoch,
         )
         self.inbox = InboxService(self._inbox_store, self.broker, self.hub)
-        self.orders = OrderUpdates(self.shop_customers, self.inbox)
+        self.orders = OrderUpdates(self.shop_customers, self.inbox, self._inbox_store)
         self.reminders = ReminderService(ReminderStore(self.db), self.shop_customers, self.inbox)
         self.broadcast = Broadcaster(
             self._campaign_store, self.segments, self._audience, self.inbox, self.hub, self.settings

@@ -21,7 +21,7 @@ Text = Annotated[str, msgspec.Meta(max_length=65536)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
-EventKind = Literal["message", "note", "edit", "status", "assigned", "read"]
+EventKind = Literal["message", "note", "edit", "status", "assigned", "read", "rating"]
 NotificationKind = Literal["order", "offer", "news", "product", "promotion", "survey", "reminder"]
 TrackAction = Literal["delivered", "opened", "clicked", "dismissed"]
 PropValue = Annotated[str, msgspec.Meta(max_length=500)] | int | float | bool
@@ -100,13 +100,28 @@ class Hello(Frame, tag="hello"):
     inbox: Seq | None = None
 
 
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class Contact(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """How a shopper asks to be answered (the offline and pre-chat forms): kept on the
+    conversation as their own word, never as the customer's identity (that is the shop's)."""
+
+    email: Email | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    # "Send me the transcript": stored as a wish; sending it is the e-mail service's.
+    transcript: bool = False
+
+
 class MessageSend(Frame, tag="message.send"):
-    """A chat message (or, from an agent with private=true, a note). No conversation_id: start one."""
+    """A chat message (or, from an agent with private=true, a note). No conversation_id: start one.
+    Customers may add `contact` (stored on the conversation with the message)."""
 
     client_id: ClientId
     text: Text
     conversation_id: Id | None = None
     private: bool = False
+    contact: Contact | None = None
 
 
 class MessageEdit(Frame, tag="message.edit"):
@@ -154,6 +169,15 @@ class ConversationReopen(Frame, tag="conversation.reopen"):
     conversation_id: Id
 
 
+class ConversationRate(Frame, tag="conversation.rate"):
+    """Customers: the satisfaction survey of a closed conversation, once (a `rating` event)."""
+
+    client_id: ClientId
+    conversation_id: Id
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
 class PresenceSet(Frame, tag="presence.set"):
     status: Literal["online", "away"]
 
@@ -163,6 +187,27 @@ class NotificationTrack(Frame, tag="notification.track"):
 
     seq: Seq
     action: TrackAction
+
+
+SurveyValue = Annotated[str, msgspec.Meta(max_length=2000)] | int
+
+
+class SurveyAnswer(Frame, tag="survey.answer"):
+    """Answers to the survey a notification (`seq`) carries, by question id; once per customer."""
+
+    client_id: ClientId
+    seq: Seq
+    answers: Annotated[dict[Annotated[str, msgspec.Meta(max_length=32)], SurveyValue], msgspec.Meta(max_length=20)]
+
+
+class OrdersList(Frame, tag="orders.list"):
+    """Identified customers: their recent orders, each with its latest status (answer: `orders`)."""
+
+
+class ConsentSet(Frame, tag="consent.set"):
+    """Identified customers: offers and news (marketing) on or off ("no offers, thanks")."""
+
+    marketing: bool
 
 
 class PageView(Frame, tag="page.view"):
@@ -190,8 +235,12 @@ ClientFrame = (
     | ConversationTransfer
     | ConversationClose
     | ConversationReopen
+    | ConversationRate
     | PresenceSet
     | NotificationTrack
+    | SurveyAnswer
+    | OrdersList
+    | ConsentSet
     | PageView
     | Track
 )
@@ -208,6 +257,12 @@ class ConversationSummary(msgspec.Struct, omit_defaults=True):
     customer_name: str | None = None
     agent_id: str | None = None
     preview: str | None = None
+    # What the shopper left in the widget: contact for the reply, the transcript wish, the survey.
+    contact_email: str | None = None
+    contact_name: str | None = None
+    transcript_wanted: bool = False
+    rating: int | None = None
+    rating_comment: str | None = None
 
 
 class AgentInfo(msgspec.Struct, omit_defaults=True):
@@ -223,6 +278,7 @@ class CustomerProfile(msgspec.Struct, omit_defaults=True):
     name: str | None = None
     loyalty_points: int = 0
     tier: str | None = None
+    marketing_consent: bool = False
 
 
 class Welcome(Frame, tag="welcome"):
@@ -270,6 +326,8 @@ class Event(Frame, tag="event"):
     target_seq: int | None = None
     status: ConversationStatus | None = None
     agent_id: str | None = None
+    # `rating`: the satisfaction score, 1 to 5 (its comment is `text`).
+    score: int | None = None
 
 
 class Resumed(Frame, tag="resumed"):
@@ -337,6 +395,37 @@ class Notification(Frame, tag="notification"):
     expires_at: int | None = None
 
 
+class SurveyAnswered(Frame, tag="survey.answered"):
+    """The answers of `client_id` to the survey of notification `seq` are stored (`duplicate`: before)."""
+
+    client_id: str
+    seq: int
+    duplicate: bool = False
+
+
+class OrderStatus(msgspec.Struct, omit_defaults=True):
+    """One order as its latest update told it."""
+
+    order_id: str
+    status: str
+    title: str
+    text: str
+    at: int
+    url: str | None = None
+
+
+class Orders(Frame, tag="orders"):
+    """The answer to `orders.list`: the customer's recent orders, the latest first."""
+
+    orders: list[OrderStatus]
+
+
+class Consent(Frame, tag="consent"):
+    """The customer's marketing consent as stored now (the answer to `consent.set`)."""
+
+    marketing: bool
+
+
 class InboxResumed(Frame, tag="inbox.resumed"):
     """Everything up to `seq` of the inbox has been sent; live notifications follow."""
 
@@ -364,6 +453,9 @@ ServerFrame = (
     | Notification
     | InboxResumed
     | InboxReset
+    | SurveyAnswered
+    | Orders
+    | Consent
 )
 
 _client_decoder = msgspec.json.Decoder(ClientFrame)

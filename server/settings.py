@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -65,6 +65,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     new_conversations_per_minute: Count = 300
     visitor_connects_per_minute: Count = 120
     rate_limit_pause: Seconds = 10.0
+    widget_title: Annotated[str, msgspec.Meta(max_length=80)] | None = None
+    widget_greeting: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+    widget_reply_minutes: Annotated[int, msgspec.Meta(ge=1, le=10080)] | None = None
+    widget_prechat_fields: tuple[Literal["name", "email"], ...] = ()
+    widget_color: Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")] = "#4f46e5"
+    widget_position: Literal["right", "left"] = "right"
+    widget_language: Literal["en", "de"] | None = None
     smtp_url: str | None = None
     smtp_timeout: Seconds = 10.0
     smtp_connections: Count = 4
@@ -111,6 +118,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 def _parse(name: str, raw: str) -> Any:
     if name == "allowed_origins":
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name == "widget_prechat_fields":
+        return tuple(f.strip().lower() for f in raw.split(",") if f.strip())
     if name == "database_path":
         return raw.removeprefix("sqlite:///").removeprefix("sqlite://")
     return raw
@@ -239,6 +248,33 @@ DOCS: dict[str, tuple[str, str]] = {
     "rate_limit_pause": (
         "RAPPORT_RATE_LIMIT_PAUSE",
         "Seconds a client closed for sending too fast (4002) is refused when it reconnects.",
+    ),
+    "widget_title": (
+        "RAPPORT_WIDGET_TITLE",
+        "The chat panel's title; unset: \"Chat with us\" in the shopper's language.",
+    ),
+    "widget_greeting": (
+        "RAPPORT_WIDGET_GREETING",
+        "The greeting at the top of an empty chat; unset: a short one in the shopper's language.",
+    ),
+    "widget_reply_minutes": (
+        "RAPPORT_WIDGET_REPLY_MINUTES",
+        "The reply time the widget announces (\"we usually reply within N minutes\"); unset: none is announced.",
+    ),
+    "widget_prechat_fields": (
+        "RAPPORT_WIDGET_PRECHAT_FIELDS",
+        "Comma list of what an anonymous shopper is asked before their first message: `name`, `email`;"
+        " unset: no pre-chat form. (When nobody is online the e-mail address is always asked.)",
+    ),
+    "widget_color": (
+        "RAPPORT_WIDGET_COLOR",
+        "The widget's colour (#rrggbb); white text is drawn on it, so pick one dark enough for WCAG AA.",
+    ),
+    "widget_position": ("RAPPORT_WIDGET_POSITION", "Where the launcher sits: `right` or `left`."),
+    "widget_language": (
+        "RAPPORT_WIDGET_LANGUAGE",
+        "The widget's language, `en` or `de`; unset: the page's `lang`, else English. A page's own"
+        " `RapportSettings.language` wins.",
     ),
     "smtp_url": (
         "SMTP_URL",

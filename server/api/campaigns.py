@@ -6,6 +6,7 @@ import msgspec
 
 from server.api.endpoint import Call, Query, Resource, shop
 from server.push.campaigns import CampaignIn, CampaignOut, PreviewIn, PreviewOut, SendIn, Stats
+from server.push.surveys import SurveyResults
 
 resource = Resource("campaigns")
 # Marketers and admins in the console, or the shop's back end with the campaigns scope.
@@ -114,3 +115,16 @@ async def stop_campaign(call: Call) -> CampaignOut:
 )
 async def campaign_stats(call: Call) -> Stats:
     return await call.node.campaigns.stats(call.path["campaign_id"])
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/campaigns/{campaign_id:str}/answers",
+    summary="A survey campaign's answers, one set per customer, the latest first",
+    access=CAMPAIGNS,
+    response=SurveyResults,
+    query={"limit": Query(int, 500, "most recent first", low=1, high=10000)},
+)
+async def survey_answers(call: Call) -> SurveyResults:
+    campaign = await call.node.campaigns.get(call.path["campaign_id"])
+    return await call.node.surveys.results(campaign.id, call.query["limit"])

@@ -20,6 +20,7 @@ from server.chat.access import Actor, can_read, can_write
 from server.errors import Problem
 from server.protocol import (
     Ack,
+    Contact,
     ConversationSummary,
     ConversationUpdate,
     ErrorCode,
@@ -119,11 +120,15 @@ class ChatService:
         conversation_id: str | None = None,
         private: bool = False,
         address: str | None = None,
+        contact: Contact | None = None,
     ) -> Ack:
-        """`address`: the client's, for the limit on new conversations per address."""
+        """`address`: the client's, for the limit on new conversations per address. `contact`:
+        how a shopper asks to be answered (offline and pre-chat forms), kept on the conversation."""
         text = self._checked_text(text, client_id)
         if private and actor.type != "agent":
             raise Problem(ErrorCode.FORBIDDEN, "only agents write private notes", client_id)
+        if contact is not None and actor.type != "customer":
+            raise Problem(ErrorCode.FORBIDDEN, "only shoppers leave their contact", client_id)
         if conversation_id is None and actor.type != "customer":
             raise Problem(ErrorCode.INVALID_FRAME, "agents reply within a conversation: conversation_id", client_id)
 
@@ -160,6 +165,10 @@ class ChatService:
             )
             if not private:
                 ConversationStore.set_preview(tx, target, text)
+            if contact is not None:
+                ConversationStore.set_contact(
+                    tx, target, email=contact.email, name=contact.name, transcript=contact.transcript
+                )
             out.ack = Ack(client_id=client_id, conversation_id=target, seq=event.seq)
             if opened:
                 # A conversation just (re)entered the queue: assigned in this same transaction,
@@ -199,6 +208,35 @@ class ChatService:
                 client_id=client_id,
                 target_seq=seq,
                 private=bool(original["private"]),
+            )
+            out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
+            return out
+
+        return await self._commit(work)
+
+    async def rate(
+        self, actor: Actor, *, client_id: str, conversation_id: str, score: int, comment: str | None
+    ) -> Ack:
+        """The satisfaction survey after a chat: its customer, once, when it is closed. Kept on the
+        conversation (reports, the agent's API) and as a `rating` event (the transcript)."""
+        if actor.type != "customer":
+            raise Problem(ErrorCode.FORBIDDEN, "only the shopper rates a conversation", client_id)
+        comment = (comment or "").strip() or None
+
+        def work(tx: Tx) -> Outcome:
+            out = Outcome()
+            if self._duplicate(tx, out, actor, client_id):
+                return out
+            summary = ConversationStore.summary_in(tx, conversation_id)
+            if summary is None or not can_write(actor, summary):
+                raise _not_found(conversation_id, client_id)
+            if summary.status != "closed":
+                raise Problem(ErrorCode.CONFLICT, "a conversation is rated once it is closed", client_id)
+            if summary.rating is not None:
+                raise Problem(ErrorCode.CONFLICT, "this conversation was rated already", client_id)
+            ConversationStore.set_rating(tx, conversation_id, score, comment)
+            event = self._append(
+                tx, out, conversation_id, actor, kind="rating", score=score, text=comment, client_id=client_id
             )
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out

@@ -26,6 +26,7 @@ from server.push import templates, vouchers
 from server.push.campaigns import CampaignOut, campaign_context, campaign_out, decode_hint, selection_of
 from server.push.inbox import InboxService
 from server.push.segments import SegmentService
+from server.push.surveys import survey_data
 from server.settings import Settings
 from server.store.audience import AudienceStore, Selection
 from server.store.campaigns import CampaignStore
@@ -172,6 +173,7 @@ class Broadcaster:
         # Once: the stored voucher and the frame agree.
         voucher_expires = vouchers.expiry(spec, campaign.expires_at) if spec is not None else None
         campaign_vars = campaign_context(campaign)
+        data = survey_data(campaign.survey) if campaign.survey is not None else None
         drafts: list[tuple[str, Draft]] = []
         for customer in recipients:
             voucher_vars: dict[str, Any] | None = None
@@ -193,6 +195,7 @@ class Broadcaster:
                         title=title,
                         body=body,
                         url=campaign.url,
+                        data=data,
                         voucher=vouchers.info(spec, codes[customer.id], voucher_expires) if spec else None,
                         expires_at=campaign.expires_at,
                         campaign_id=campaign.id,

@@ -22,6 +22,7 @@ from server.protocol import ErrorCode, PropValue, encode
 from server.push import templates, vouchers
 from server.push.customers import ExternalId
 from server.push.segments import SegmentService, lapsed
+from server.push.surveys import Survey, check_survey
 from server.push.vouchers import VoucherSpec
 from server.store.audience import AudienceStore, Everyone, Listed, Selection
 from server.store.campaigns import CampaignFields, CampaignRecord, CampaignStore
@@ -81,6 +82,8 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     voucher: VoucherSpec | None = None
     trigger: Trigger | None = None
     expires_at: dt.datetime | None = None
+    # A survey campaign's questions (choice, scale, free text), rendered inside its notification.
+    survey: Survey | None = None
     # The e-mail fallback: at this time, customers in the audience who consent and did not see
     # it live get it by e-mail (mail/fallback.py).
     email_after: dt.datetime | None = None
@@ -101,6 +104,7 @@ class CampaignOut(msgspec.Struct):
     started_at: int | None
     expires_at: int | None
     created_at: int
+    survey: Survey | None = None
     email_after: int | None = None
 
 
@@ -160,6 +164,7 @@ def _ms(value: dt.datetime | None) -> int | None:
 _audience_decoder = msgspec.json.Decoder(Audience)
 _voucher_decoder = msgspec.json.Decoder(VoucherSpec)
 _trigger_decoder = msgspec.json.Decoder(Trigger)
+_survey_decoder = msgspec.json.Decoder(Survey)
 
 
 def campaign_out(campaign: CampaignRecord) -> CampaignOut:
@@ -178,6 +183,7 @@ def campaign_out(campaign: CampaignRecord) -> CampaignOut:
         started_at=campaign.started_at,
         expires_at=campaign.expires_at,
         created_at=campaign.created_at,
+        survey=_survey_decoder.decode(campaign.survey) if campaign.survey else None,
         email_after=campaign.email_after,
     )
 
@@ -313,6 +319,7 @@ class CampaignService:
         for field, source in (("title", body.title), ("body", body.body)):
             await templates.check(source, field=field, with_voucher=body.voucher is not None)
         await selection_of(body.audience, self._segments)
+        check_survey(body.kind, body.survey)
         if body.voucher is not None and body.voucher.kind == "percent" and body.voucher.amount > 100:
             raise Problem(ErrorCode.INVALID_REQUEST, "a percentage voucher is at most 100")
         if body.trigger is not None:
@@ -340,5 +347,6 @@ class CampaignService:
             voucher=encode(body.voucher).decode() if body.voucher else None,
             trigger=encode(body.trigger).decode() if body.trigger else None,
             expires_at=_ms(body.expires_at),
+            survey=encode(body.survey).decode() if body.survey else None,
             email_after=_ms(body.email_after),
         )

@@ -270,6 +270,14 @@ class CustomerService:
         """JSON lines (`jsonl`) or CSV (`csv`): the good lines imported, the bad ones reported."""
         return await import_lines(self._store, text, fmt, source=source)
 
+    async def set_marketing_consent(self, customer_id: str, consent: bool, *, source: str) -> bool:
+        """The customer's own switch ("no offers, thanks"): consent as stored now. Internal id;
+        identified customers only (an anonymous visitor gets no offers anyway)."""
+        stored = await self._store.set_consent(customer_id, consent, source)
+        if stored is None:
+            raise Problem(ErrorCode.FORBIDDEN, "log in to choose what the shop sends you")
+        return stored
+
     async def notifications(self, external_id: str, limit: int) -> NotificationHistory:
         """What a customer was sent, newest first, and what they did with each."""
         customer = await self.find(external_id)

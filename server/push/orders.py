@@ -6,9 +6,13 @@ from typing import Annotated
 
 import msgspec
 
+from server.protocol import OrderStatus
 from server.push.customers import CustomerService, ExternalId
 from server.push.inbox import InboxService
-from server.store.inbox import Draft
+from server.store.inbox import Draft, InboxStore
+
+# How many orders the widget lists: the most recently updated.
+RECENT_ORDERS = 10
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
@@ -30,9 +34,18 @@ class OrderEventOut(msgspec.Struct):
 class OrderUpdates:
     """An order's news reaches its customer's inbox once per (order, status), live or later."""
 
-    def __init__(self, customers: CustomerService, inbox: InboxService) -> None:
+    def __init__(self, customers: CustomerService, inbox: InboxService, store: InboxStore) -> None:
         self._customers = customers
         self._inbox = inbox
+        self._store = store
+
+    async def recent(self, customer_id: str) -> list[OrderStatus]:
+        """A customer's recent orders (internal id), each with its latest status: read from the
+        order updates the shop posted, so the widget needs no order API of the shop's."""
+        return [
+            OrderStatus(order_id=o.order_id, status=o.status, title=o.title, text=o.text, url=o.url, at=o.at)
+            for o in await self._store.orders(customer_id, RECENT_ORDERS)
+        ]
 
     async def post(self, event: OrderEvent) -> OrderEventOut:
         customer = await self._customers.find(event.customer_id, missing="; upsert them first")

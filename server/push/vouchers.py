@@ -58,7 +58,8 @@ def context(spec: VoucherSpec, code: str, expires: int | None) -> dict[str, Any]
     return {
         "code": code,
         "kind": spec.kind,
-        "amount": spec.amount,
+        # 15, not 15.0: a template writes "{{ voucher.amount }}%" and the shopper reads it.
+        "amount": int(spec.amount) if spec.amount.is_integer() else spec.amount,
         "currency": spec.currency,
         "expires_on": dt.datetime.fromtimestamp(expires / 1000, dt.UTC).date().isoformat() if expires else "",
     }

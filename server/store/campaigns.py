@@ -49,6 +49,7 @@ class CampaignFields(msgspec.Struct, kw_only=True):
     voucher: str | None  # JSON, or None: no voucher
     trigger: str | None  # JSON, or None: a broadcast
     expires_at: int | None
+    survey: str | None = None  # JSON: a survey campaign's questions
     # E-mail to whoever did not see it live by then (mail/fallback.py); None: no e-mail.
     email_after: int | None = None
 
@@ -70,6 +71,7 @@ class CampaignRecord(msgspec.Struct):
     created_by: str | None
     created_at: int
     updated_at: int
+    survey: str | None  # JSON
     email_after: int | None
 
 

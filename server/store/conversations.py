@@ -20,11 +20,12 @@ from server.store.db import Database, Row, Tx
 
 _SUMMARY = """
 SELECT c.id, c.status, c.last_seq, c.created_at, c.customer_id, c.agent_id, c.preview,
-       cu.name AS customer_name
+       cu.name AS customer_name, c.contact_email, c.contact_name, c.transcript_wanted, c.rating, c.rating_comment
 FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
 _EVENT_COLUMNS = (
-    "conversation_id, seq, kind, at, author_type, author_id, author_name, text, client_id, target_seq, status, agent_id"
+    "conversation_id, seq, kind, at, author_type, author_id, author_name, text, client_id, target_seq, status,"
+    " agent_id, score"
 )
 
 
@@ -38,6 +39,11 @@ def summary_of(row: Row) -> ConversationSummary:
         customer_name=row["customer_name"],
         agent_id=row["agent_id"],
         preview=row["preview"],
+        contact_email=row["contact_email"],
+        contact_name=row["contact_name"],
+        transcript_wanted=bool(row["transcript_wanted"]),
+        rating=row["rating"],
+        rating_comment=row["rating_comment"],
     )
 
 
@@ -55,6 +61,7 @@ def event_of(row: Row) -> Event:
         target_seq=row["target_seq"],
         status=row["status"],
         agent_id=row["agent_id"],
+        score=row["score"],
     )
 
 
@@ -156,7 +163,7 @@ class ConversationStore:
             raise LookupError(conversation_id)
         event = Event(conversation_id=conversation_id, seq=int(row[0]), at=now, **fields)
         tx.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events ({_EVENT_COLUMNS}, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 event.conversation_id,
                 event.seq,
@@ -170,6 +177,7 @@ class ConversationStore:
                 event.target_seq,
                 event.status,
                 event.agent_id,
+                event.score,
                 int(private),
             ),
         )
@@ -186,6 +194,22 @@ class ConversationStore:
     @staticmethod
     def set_preview(tx: Tx, conversation_id: str, preview: str) -> None:
         tx.execute("UPDATE conversations SET preview = ? WHERE id = ?", (preview[:140], conversation_id))
+
+    @staticmethod
+    def set_contact(tx: Tx, conversation_id: str, *, email: str | None, name: str | None, transcript: bool) -> None:
+        """What the shopper left for the reply; a field they did not give keeps its value."""
+        tx.execute(
+            "UPDATE conversations SET contact_email = COALESCE(?, contact_email),"
+            " contact_name = COALESCE(?, contact_name), transcript_wanted = MAX(transcript_wanted, ?) WHERE id = ?",
+            (email, name, int(transcript), conversation_id),
+        )
+
+    @staticmethod
+    def set_rating(tx: Tx, conversation_id: str, score: int, comment: str | None) -> None:
+        tx.execute(
+            "UPDATE conversations SET rating = ?, rating_comment = ?, rated_at = ? WHERE id = ?",
+            (score, comment, now_ms(), conversation_id),
+        )
 
     @staticmethod
     def summary_in(tx: Tx, conversation_id: str) -> ConversationSummary | None:

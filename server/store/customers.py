@@ -18,15 +18,16 @@ class CustomerRecord(msgspec.Struct):
     # Read with the record: the widget's welcome greets with them (one read less per connect).
     loyalty_points: int = 0
     tier: str | None = None
+    marketing_consent: bool = False
 
 
 # The record's fields, in its order: the columns every record query selects.
-_FIELDS = ("id", "external_id", "name", "email", "loyalty_points", "tier")
+_FIELDS = ("id", "external_id", "name", "email", "loyalty_points", "tier", "marketing_consent")
 _COLUMNS = ", ".join(_FIELDS)
 
 
 def _record(row: Row) -> CustomerRecord:
-    return CustomerRecord(*(row[field] for field in _FIELDS))
+    return record(row, CustomerRecord)
 
 
 class CustomerStore:
@@ -163,6 +164,16 @@ class CustomerAttributesStore:
             rows = await self.db.fetchall(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE id IN ({marks})", chunk)
             found += records(rows, CustomerDetails)
         return found
+
+    async def set_consent(self, customer_id: str, consent: bool, source: str) -> bool | None:
+        """An identified customer's marketing consent, kept with its time and source (GDPR Art. 7);
+        the consent as stored now, None when there is no such identified customer."""
+        rows = await self.db.run_returning(
+            "UPDATE customers SET marketing_consent = ?, consent_changed_at = ?, consent_source = ?, updated_at = ?"
+            " WHERE id = ? AND external_id IS NOT NULL RETURNING marketing_consent",
+            (int(consent), now_ms(), source, now_ms(), customer_id),
+        )
+        return bool(rows[0][0]) if rows else None
 
     async def upsert_many(self, items: list[tuple[str, dict[str, object]]]) -> tuple[int, int]:
         """Insert or update customers by the shop's id, in one transaction: (created, updated)."""

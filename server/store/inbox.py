@@ -148,6 +148,28 @@ FROM notifications n WHERE n.customer_id = ? ORDER BY n.seq DESC LIMIT ?
 """
 
 
+class OrderRecord(msgspec.Struct):
+    """An order as its latest notification told it."""
+
+    order_id: str
+    status: str
+    title: str
+    text: str
+    url: str | None
+    at: int
+
+
+# The latest notification of each order (by its data's order_id): the order's status now.
+_ORDERS = """
+SELECT order_id, status, title, text, url, at FROM (
+  SELECT json_extract(data, '$.order_id') AS order_id, json_extract(data, '$.status') AS status, title,
+         body AS text, url, created_at AS at, seq,
+         ROW_NUMBER() OVER (PARTITION BY json_extract(data, '$.order_id') ORDER BY seq DESC) AS latest
+  FROM notifications WHERE customer_id = ? AND kind = 'order'
+) WHERE latest = 1 AND order_id IS NOT NULL ORDER BY seq DESC LIMIT ?
+"""
+
+
 class DailyCap(NamedTuple):
     """At most `limit` marketing notifications per customer stored after `since` (ms)."""
 
@@ -384,6 +406,10 @@ class InboxStore:
             (customer_id, seq, action, campaign_id, now_ms()),
         )
         return added > 0
+
+    async def orders(self, customer_id: str, limit: int) -> list[OrderRecord]:
+        """A customer's most recently updated orders, each with its latest status."""
+        return records(await self.db.fetchall(_ORDERS, (customer_id, limit)), OrderRecord)
 
     async def history(self, customer_id: str, limit: int) -> list[HistoryItem]:
         """A customer's latest notifications, newest first, each with the actions recorded on it."""

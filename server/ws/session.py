@@ -25,6 +25,7 @@ from server.protocol import (
     ClientFrame,
     CloseCode,
     ConversationClose,
+    ConversationRate,
     ConversationReopen,
     Error,
     ErrorCode,
@@ -69,6 +70,7 @@ class ClientSession(abc.ABC):
         Resume: "on_resume",
         ConversationClose: "on_close",
         ConversationReopen: "on_reopen",
+        ConversationRate: "on_rate",
     }
 
     def __init__(self, websocket: WebSocket, node: Node) -> None:
@@ -241,6 +243,7 @@ class ClientSession(abc.ABC):
                 conversation_id=f.conversation_id,
                 private=f.private,
                 address=self.address,
+                contact=f.contact,
             )
         )
 
@@ -269,6 +272,13 @@ class ClientSession(abc.ABC):
 
     async def on_reopen(self, f: ConversationReopen) -> None:
         self.ack(await self.node.chat.reopen(self.me, client_id=f.client_id, conversation_id=f.conversation_id))
+
+    async def on_rate(self, f: ConversationRate) -> None:
+        self.ack(
+            await self.node.chat.rate(
+                self.me, client_id=f.client_id, conversation_id=f.conversation_id, score=f.score, comment=f.comment
+            )
+        )
 
     async def follow_all(self, conversation_ids: list[str], hello: Hello) -> None:
         for conversation_id in conversation_ids:

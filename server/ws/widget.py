@@ -15,12 +15,17 @@ from server.errors import Problem
 from server.node import Node
 from server.protocol import (
     CloseCode,
+    Consent,
+    ConsentSet,
     CustomerProfile,
     ErrorCode,
     Hello,
     NotificationTrack,
+    Orders,
+    OrdersList,
     PageView,
     Presence,
+    SurveyAnswer,
     Track,
     Welcome,
     encode_text,
@@ -35,6 +40,9 @@ class WidgetSession(ClientSession):
     handlers: ClassVar[dict[type[Any], str]] = {
         **ClientSession.handlers,
         NotificationTrack: "on_notification_track",
+        SurveyAnswer: "on_survey_answer",
+        OrdersList: "on_orders_list",
+        ConsentSet: "on_consent_set",
         PageView: "on_page_view",
         Track: "on_track",
     }
@@ -59,7 +67,12 @@ class WidgetSession(ClientSession):
                 raise Terminate(CloseCode.UNAUTHORIZED, ErrorCode.UNAUTHORIZED, exc.message) from None
             record = await visitors.identify(self.verified, visitor_id)
             customer_id, name = record.id, record.name
-            profile = CustomerProfile(name=record.name, loyalty_points=record.loyalty_points, tier=record.tier)
+            profile = CustomerProfile(
+                name=record.name,
+                loyalty_points=record.loyalty_points,
+                tier=record.tier,
+                marketing_consent=record.marketing_consent,
+            )
         else:
             # A new visitor costs nothing stored until they write (chat/visitors.py).
             customer_id, name = visitor_id or visitors.new_visitor(), None
@@ -100,6 +113,21 @@ class WidgetSession(ClientSession):
 
     async def on_notification_track(self, f: NotificationTrack) -> None:
         await self.node.inbox.track(self.me.id, f.seq, f.action)
+
+    async def on_survey_answer(self, f: SurveyAnswer) -> None:
+        answered = await self.node.surveys.answer(self.me.id, client_id=f.client_id, seq=f.seq, answers=f.answers)
+        self.conn.send(encode_text(answered))
+
+    async def on_orders_list(self, f: OrdersList) -> None:
+        # An anonymous visitor has no orders here: the shop's proof names whose they are.
+        orders = await self.node.orders.recent(self.me.id) if self.verified else []
+        self.conn.send(encode_text(Orders(orders=orders)))
+
+    async def on_consent_set(self, f: ConsentSet) -> None:
+        if not self.verified:
+            raise Problem(ErrorCode.FORBIDDEN, "log in to choose what the shop sends you")
+        stored = await self.node.shop_customers.set_marketing_consent(self.me.id, f.marketing, source="widget")
+        self.conn.send(encode_text(Consent(marketing=stored)))
 
     async def on_page_view(self, f: PageView) -> None:
         if self.verified:

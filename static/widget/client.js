@@ -94,6 +94,20 @@ export class RapportClient {
     if (this.storage) this.storage.removeItem(this.storageKey);
   }
 
+  // The network is back (the page's `online` event): try at once instead of waiting out the backoff.
+  reconnectNow() {
+    if (this.stopped || this.terminal !== null || this.ws !== null) return;
+    if (this.reconnectTimer !== null) this.timers.clear(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.attempt = 0;
+    this._open();
+  }
+
+  // The network is gone (the page's `offline` event): a socket may not notice for a long time.
+  drop() {
+    if (this.ws) this.ws.close(4000, "offline");
+  }
+
   get connected() {
     return this.ws !== null && this.ws.readyState === 1;
   }
@@ -157,7 +171,8 @@ export class RapportClient {
       this.attempt += 1;
       this.reconnectTimer = this.timers.set(() => {
         this.reconnectTimer = null;
-        if (!this.stopped) this._open();
+        // Offline: trying is bound to fail; the page's `online` event calls reconnectNow().
+        if (!this.stopped && globalThis.navigator?.onLine !== false) this._open();
       }, delay);
     };
   }

@@ -87,9 +87,21 @@ async def test_every_client_frame_and_every_push_frame_match_the_published_schem
     offer = await ann.wait_type("notification", kind="offer")
     assert offer["voucher"]["kind"] == "percent"
     await send(ann, type="notification.track", seq=order["seq"], action="opened")
+    # The widget's own frames: orders, the "no offers" switch, a survey push answered.
+    await send(ann, type="orders.list")
+    await ann.wait_type("orders")
+    await shop.campaign(kind="survey", title="Two questions", body="Help us", survey={"questions": [
+        {"id": "fit", "kind": "scale", "label": "How did it fit?"},
+        {"id": "again", "kind": "choice", "label": "Buy again?", "choices": ["Yes", "No"]}]})
+    survey = await ann.wait_type("notification", kind="survey")
+    await send(ann, type="survey.answer", client_id="s1", seq=survey["seq"], answers={"fit": 4, "again": "Yes"})
+    await ann.wait_type("survey.answered", client_id="s1")
+    await send(ann, type="consent.set", marketing=False)
+    await ann.wait_type("consent", marketing=False)
 
     # A chat with every frame of a conversation's life.
-    first = await send.acked(ann, type="message.send", client_id="m1", text="Does it come in blue?")
+    first = await send.acked(ann, type="message.send", client_id="m1", text="Does it come in blue?",
+                             contact={"email": "ann@example.com", "name": "Ann", "transcript": True})
     conv = first["conversation_id"]
     await send(ann, type="typing", conversation_id=conv, active=True)
     await send.acked(ann, type="message.edit", client_id="e1", conversation_id=conv, seq=first["seq"],
@@ -102,13 +114,14 @@ async def test_every_client_frame_and_every_push_frame_match_the_published_schem
     await send.acked(admin, type="conversation.transfer", client_id="x1", conversation_id=conv,
                      agent_id=ben.welcome["agent"]["id"])
     await send.acked(ben, type="conversation.close", client_id="c1", conversation_id=conv)
+    await send.acked(ann, type="conversation.rate", client_id="v1", conversation_id=conv, score=5, comment="Quick!")
     await send.acked(ben, type="conversation.reopen", client_id="r1", conversation_id=conv)
 
     # The same shopper on another tab, with a cursor the store cannot honour: `inbox.reset`.
     tab = await WsClient.connect(f"{server.ws}/ws/widget")
     await send.hello(tab, identity=identity, inbox=99)
     reset = await tab.wait_type("inbox.reset")
-    assert {n["kind"] for n in reset["notifications"]} == {"order", "offer"}
+    assert {n["kind"] for n in reset["notifications"]} == {"order", "offer", "survey"}
 
     clients = (admin, ben, ann, tab)
     for client in clients:
@@ -120,5 +133,5 @@ async def test_every_client_frame_and_every_push_frame_match_the_published_schem
             validate(frame, "server")
             received.add(frame["type"])
     assert received >= {"notification", "inbox.resumed", "inbox.reset", "welcome", "ack", "event", "resumed",
-                        "presence", "queue", "conversation"}, received
+                        "presence", "queue", "conversation", "orders", "survey.answered", "consent"}, received
     assert not [f for c in clients for f in c.frames if f["type"] == "error"]

@@ -412,7 +412,9 @@ async def test_api_keys_are_scoped_and_revocable(server: LiveServer) -> None:
 async def test_an_identified_customer_is_greeted_with_what_the_shop_told(shop: Shop) -> None:
     await shop.customer("u7", name="Ann Lee", loyalty_points=1250, tier="gold")
     ann = await shop.browser("u7")
-    assert ann.welcome["profile"] == {"name": "Ann Lee", "loyalty_points": 1250, "tier": "gold"}
+    assert ann.welcome["profile"] == {
+        "name": "Ann Lee", "loyalty_points": 1250, "tier": "gold", "marketing_consent": True,
+    }
     # The shop's change is seen at the next connect.
     await shop.customer("u7", loyalty_points=1300)
     again = await shop.browser("u7")

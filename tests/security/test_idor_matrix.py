@@ -337,6 +337,8 @@ FRAMES: dict[str, Callable[[str, Party], dict[str, Any]]] = {
     "conversation.close": lambda conv, me: {"client_id": uuid.uuid4().hex, "conversation_id": conv},
     "conversation.reopen": lambda conv, me: {"client_id": uuid.uuid4().hex, "conversation_id": conv},
     "hello": lambda conv, me: {"resume": {conv: 0}},
+    "conversation.rate": lambda conv, me: {"client_id": uuid.uuid4().hex, "conversation_id": conv, "score": 1,
+                                           "comment": "INTRUDER RATING"},
 }
 REFUSED = {"not_found", "forbidden"}
 # `conversation.take` of one assigned to someone else tells an agent it is "no longer waiting":

@@ -81,7 +81,7 @@ async def test_notification_history_newest_first_with_actions(shop: Shop) -> Non
 
 
 async def test_an_order_update_is_stored_once_per_order_and_status(shop: Shop) -> None:
-    orders = OrderUpdates(shop.customers, shop.inbox)
+    orders = OrderUpdates(shop.customers, shop.inbox, shop.inbox_store)
     await shop.customers.upsert("u1", fields(name="Ann", marketing_consent=False), source="t")
     event = msgspec.convert({"customer_id": "u1", "order_id": "O-1", "status": "shipped", "text": "On its way"},
                             OrderEvent)

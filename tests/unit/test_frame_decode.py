@@ -39,7 +39,7 @@ CASES: list[tuple[str | bytes, ErrorCode, str | None, str | None]] = [
     (_json(type=None), INVALID, "$.type", None),
     (_json(type=["hello"]), INVALID, "$.type", None),
     (_json(type={"name": "hello"}, client_id="c9"), INVALID, "$.type", "c9"),
-    (_json(type="launch.rockets"), UNKNOWN, "unknown frame type; known: conversation.close,", None),
+    (_json(type="launch.rockets"), UNKNOWN, "unknown frame type; known: consent.set, conversation.close,", None),
     (_json(type="launch.rockets", client_id="c1", text="x"), UNKNOWN, "known:", None),
     (_json(type=""), UNKNOWN, "known:", None),
     (_json(type="Hello"), UNKNOWN, "known:", None),  # tags are case-sensitive
