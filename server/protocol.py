@@ -98,6 +98,9 @@ class Hello(Frame, tag="hello"):
     epoch: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     resume: Annotated[dict[Id, Seq], msgspec.Meta(max_length=100)] = {}
     inbox: Seq | None = None
+    # Agents: the status to come back with (an away agent who reconnects stays away, and is not
+    # given a chat by auto-assignment in between); omitted: online.
+    status: Literal["online", "away"] | None = None
 
 
 class MessageSend(Frame, tag="message.send"):
@@ -139,9 +142,13 @@ class ConversationTake(Frame, tag="conversation.take"):
 
 
 class ConversationTransfer(Frame, tag="conversation.transfer"):
+    """Hand a conversation to another agent; `note` is a handover note, stored as a private note
+    (agents only) in the same transaction as the transfer, just before it."""
+
     client_id: ClientId
     conversation_id: Id
     agent_id: Id
+    note: Text | None = None
 
 
 class ConversationClose(Frame, tag="conversation.close"):
@@ -208,6 +215,10 @@ class ConversationSummary(msgspec.Struct, omit_defaults=True):
     customer_name: str | None = None
     agent_id: str | None = None
     preview: str | None = None
+    # When the last message (not a note) was written, server time in ms.
+    last_message_at: int | None = None
+    # Customer messages no agent has read yet (agents' `read` frames bring it back to 0).
+    agent_unread: int = 0
 
 
 class AgentInfo(msgspec.Struct, omit_defaults=True):
@@ -270,6 +281,8 @@ class Event(Frame, tag="event"):
     target_seq: int | None = None
     status: ConversationStatus | None = None
     agent_id: str | None = None
+    # `assigned`: the name of the agent it is assigned to (the author is who assigned it).
+    agent_name: str | None = None
 
 
 class Resumed(Frame, tag="resumed"):

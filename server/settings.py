@@ -65,6 +65,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     new_conversations_per_minute: Count = 300
     visitor_connects_per_minute: Count = 120
     rate_limit_pause: Seconds = 10.0
+    page_views_kept: Count = 20
     log_level: str = "info"
 
     @classmethod
@@ -215,6 +216,11 @@ DOCS: dict[str, tuple[str, str]] = {
     "rate_limit_pause": (
         "RAPPORT_RATE_LIMIT_PAUSE",
         "Seconds a client closed for sending too fast (4002) is refused when it reconnects.",
+    ),
+    "page_views_kept": (
+        "RAPPORT_PAGE_VIEWS_KEPT",
+        "Pages kept per customer for the agent's customer panel (the latest ones; a visitor who has not written"
+        " has none stored).",
     ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
 }

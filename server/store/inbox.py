@@ -48,6 +48,16 @@ class Draft(msgspec.Struct, kw_only=True):
     dedupe_key: str | None = None
 
 
+class OrderStatus(msgspec.Struct):
+    """An order as its updates tell it: the latest status posted for it."""
+
+    order_id: str
+    status: str
+    title: str
+    url: str | None
+    at: int
+
+
 class StoredNotification(msgspec.Struct):
     """A notification as stored, with the voucher it carries as that voucher is now."""
 
@@ -384,6 +394,18 @@ class InboxStore:
             (customer_id, seq, action, campaign_id, now_ms()),
         )
         return added > 0
+
+    async def orders_of(self, customer_id: str, limit: int) -> list[OrderStatus]:
+        """A customer's latest orders, each with its latest status (from the order updates the
+        shop posted), the most recently updated first."""
+        rows = await self.db.fetchall(
+            "SELECT json_extract(data, '$.order_id') AS order_id, json_extract(data, '$.status') AS status,"
+            " title, url, created_at AS at, MAX(seq) AS seq FROM notifications"
+            " WHERE customer_id = ? AND kind = 'order' AND json_extract(data, '$.order_id') IS NOT NULL"
+            " GROUP BY json_extract(data, '$.order_id') ORDER BY seq DESC LIMIT ?",
+            (customer_id, limit),
+        )
+        return records(rows, OrderStatus)
 
     async def history(self, customer_id: str, limit: int) -> list[HistoryItem]:
         """A customer's latest notifications, newest first, each with the actions recorded on it."""

@@ -149,7 +149,7 @@ export function mount({ server, settings }) {
       const target = bySeq.get(event.target_seq);
       if (target) target.querySelector(".text").textContent = `${event.text} (edited)`;
     } else if (event.kind === "assigned") {
-      list.appendChild(el("div", { class: "system" }, `${event.author_name || "An agent"} joined the chat`));
+      list.appendChild(el("div", { class: "system" }, `${event.agent_name || "An agent"} joined the chat`));
     } else if (event.kind === "status" && event.status === "closed") {
       list.appendChild(el("div", { class: "system" }, "This conversation was closed. Write to reopen it."));
     } else if (event.kind === "read" && event.author_type === "agent") {
