@@ -29,6 +29,9 @@ ConversationStatus = Literal["waiting", "assigned", "closed"]
 AuthorType = Literal["customer", "agent", "system"]
 PresenceStatus = Literal["online", "away", "offline"]
 
+# Most cursors one hello may carry (a client following more resumes the rest from the start).
+RESUME_MAX = 100
+
 
 class CloseCode(enum.IntEnum):
     """Close codes the server uses, beyond the standard 1000/1001/1009/1011/1012.
@@ -96,7 +99,7 @@ class Hello(Frame, tag="hello"):
     visitor_token: Token | None = None
     identity: Identity | None = None
     epoch: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    resume: Annotated[dict[Id, Seq], msgspec.Meta(max_length=100)] = {}
+    resume: Annotated[dict[Id, Seq], msgspec.Meta(max_length=RESUME_MAX)] = {}
     inbox: Seq | None = None
     # Agents: the status to come back with (an away agent who reconnects stays away, and is not
     # given a chat by auto-assignment in between); omitted: online.

@@ -35,6 +35,7 @@ export class RapportClient {
     identity = null,
     random = Math.random,
     timers = { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
+    helloFields = null, // () => extra hello fields at each (re)connect, e.g. an agent's status
   }) {
     this.url = url;
     this.WebSocketImpl = WebSocketImpl;
@@ -43,6 +44,7 @@ export class RapportClient {
     this.identity = identity;
     this.random = random;
     this.timers = timers;
+    this.helloFields = helloFields;
     this.handlers = new Map();
     this.ws = null;
     this.attempt = 0;
@@ -131,6 +133,7 @@ export class RapportClient {
       if (this.identity) hello.identity = this.identity;
       if (this.epoch) hello.epoch = this.epoch;
       if (this.inbox !== null) hello.inbox = this.inbox;
+      if (this.helloFields) Object.assign(hello, this.helloFields());
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (message) => {
