@@ -23,7 +23,7 @@ function startWorld(me, onLoggedOut) {
   if (me.role !== "agent" && me.role !== "admin") return { topics, inbox: null, stop() {} };
   let inbox = null;
   const notifier = new Notifier({
-    onToast: (text, conversationId) => inbox.toast(text, "info", conversationId),
+    onToast: (text, conversationId, options) => inbox.toast(text, "info", conversationId, options),
     onOpen: (conversationId) => go(inboxPath(inbox.viewOf(conversationId), conversationId)),
   });
   inbox = new Inbox({ topics, me, notifier });

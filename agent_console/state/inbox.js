@@ -126,6 +126,11 @@ export class Inbox {
     for (const summary of waiting) this._put(summary);
     this.waitingIds = waiting.map((s) => s.id);
     const arrived = waiting.filter((s) => !before.has(s.id));
+    const stale = this.toasts.filter((t) => t.whileWaiting && !this.waitingIds.includes(t.action));
+    if (stale.length) {
+      this.toasts = this.toasts.filter((t) => !stale.includes(t));
+      this.topics.emit("toasts");
+    }
     this.topics.emit("lists");
     this.topics.emit("title");
     if (this.notifier && this._queueSeen) {
@@ -289,8 +294,9 @@ export class Inbox {
     this.topics.emit("me");
   }
 
-  toast(text, kind = "info", action = null) {
-    const toast = { id: Math.random().toString(36).slice(2), text, kind, action };
+  // `action`: a conversation to open from the toast; `whileWaiting`: gone once it leaves the queue.
+  toast(text, kind = "info", action = null, { whileWaiting = false } = {}) {
+    const toast = { id: Math.random().toString(36).slice(2), text, kind, action, whileWaiting };
     this.toasts = [...this.toasts, toast].slice(-4);
     this.topics.emit("toasts");
     setTimeout(() => this.dismiss(toast.id), kind === "error" ? 8000 : 6000);

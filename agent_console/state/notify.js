@@ -4,7 +4,7 @@ import { customerLabel } from "./inbox.js";
 
 export class Notifier {
   constructor({ onToast, onOpen }) {
-    this.onToast = onToast; // (text, action) -> shows it in the console
+    this.onToast = onToast; // (text, conversation id, options) -> shows it in the console
     this.onOpen = onOpen; // (conversation id) -> selects it
     this.audio = null;
     this.muted = false;
@@ -64,7 +64,7 @@ export class Notifier {
     const who = customerLabel(summary);
     this.chime(true);
     this.desktop("New chat", `${who}: ${summary.preview || ""}`, summary.id);
-    this.onToast(`New chat from ${who}`, summary.id);
+    this.onToast(`New chat from ${who}`, summary.id, { whileWaiting: true });
   }
 
   assigned(summary) {

@@ -57,9 +57,15 @@ export function Transcript({ inbox, topics, id, focusSeq, onEdit, writable }) {
   useTopics(topics, `conv:${id}`);
   const transcript = inbox.transcript(id);
   const box = useRef(null);
-  const state = useRef({ id: null, count: WINDOW, length: 0, atBottom: true, height: 0, top: 0, prepending: false, focused: null });
+  const body = useRef(null);
+  const state = useRef({
+    id: null, count: WINDOW, length: 0, atBottom: true, height: 0, top: 0, prepending: false, focused: null, sending: 0,
+  });
   const s = state.current;
-  if (s.id !== id) Object.assign(s, { id, count: WINDOW, length: transcript.items.length, atBottom: true, focused: null });
+  if (s.id !== id) {
+    Object.assign(s, { id, count: WINDOW, length: transcript.items.length, atBottom: true, focused: null });
+    s.sending = transcript.pending.size;
+  }
   const items = transcript.items;
   if (!s.atBottom && items.length > s.length) s.count += items.length - s.length; // keep the reading place
   if (focusSeq && s.focused !== focusSeq) {
@@ -67,6 +73,8 @@ export function Transcript({ inbox, topics, id, focusSeq, onEdit, writable }) {
     if (at < items.length && items[at].seq === focusSeq) s.count = Math.max(s.count, items.length - at + 20);
   }
   s.length = items.length;
+  if (transcript.pending.size > s.sending) s.atBottom = true; // one's own message: back to the latest
+  s.sending = transcript.pending.size;
   const start = Math.max(0, items.length - s.count);
 
   const lastOwn = writable ? transcript.lastOwn(inbox.me.id) : null;
@@ -135,14 +143,28 @@ export function Transcript({ inbox, topics, id, focusSeq, onEdit, writable }) {
   useEffect(() => {
     if (s.prepending && !transcript.loading) s.prepending = false;
   });
+  // Content that grows after this render (a line wrapping once fonts load, an image of a row)
+  // must not leave an agent who was at the bottom looking at the middle.
+  useEffect(() => {
+    const el = box.current;
+    if (!el || !body.current || typeof ResizeObserver === "undefined") return undefined;
+    const pin = new ResizeObserver(() => {
+      if (s.atBottom && !s.prepending) el.scrollTop = el.scrollHeight;
+    });
+    pin.observe(body.current);
+    pin.observe(el);
+    return () => pin.disconnect();
+  }, [id]);
 
   return html`
     <div class="transcript" ref=${box} onScroll=${onScroll} data-testid="transcript" aria-live="polite" tabindex="0"
       aria-label="Conversation">
+      <div class="transcript-body" ref=${body}>
       ${start === 0 && html`<div class="history-edge">${
         transcript.loading ? "Loading…" : transcript.complete ? "Start of the conversation" : html`<button class="link" onClick=${() => inbox.loadOlder(id)}>Load earlier messages</button>`
       }</div>`}
       ${start > 0 && html`<div class="history-edge"><button class="link" onClick=${() => { s.count += WINDOW; topics.emit(`conv:${id}`); }}>Earlier messages</button></div>`}
       <${Fragment}>${rows}<//>
+      </div>
     </div>`;
 }
