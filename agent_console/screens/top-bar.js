@@ -22,7 +22,8 @@ function Presence({ world, me }) {
 }
 
 function NotificationsToggle({ world }) {
-  const [permission, setPermission] = useState(world.notifier.permission);
+  // Read once: the browser answers Notification.permission slowly, and the bar renders often.
+  const [permission, setPermission] = useState(() => world.notifier.permission);
   if (permission !== "default") return null;
   const ask = async () => setPermission(await world.notifier.askPermission());
   return html`<button class="ghost small" data-testid="enable-notifications" onClick=${ask}

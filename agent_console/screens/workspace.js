@@ -54,9 +54,10 @@ function startWorld(me, onLoggedOut) {
 function Title({ world, screen }) {
   useTopics(world.topics, "title");
   const base = `${TITLES[screen] || "Console"} · Rapport`;
+  const title = titleFor(world.inbox ? world.inbox.unreadTotal() : 0, base);
   useEffect(() => {
-    document.title = titleFor(world.inbox ? world.inbox.unreadTotal() : 0, base);
-  });
+    if (document.title !== title) document.title = title; // a write costs a trip to the browser
+  }, [title]);
   return null;
 }
 

@@ -1,11 +1,19 @@
 // What changed, by name: the inbox model emits a topic ("lists", "row:<id>", "conv:<id>", ...)
 // and only the components subscribed to it render again. An incoming message touches its row,
-// its transcript and the list order, not the whole console.
+// its transcript and the list order, not the whole console. Topics emitted together are told
+// once, at the next frame: a replay of thousands of events after a reconnect renders a few
+// times, not once per event (a hidden tab has no frames: it is told on a short timer instead,
+// so its title still counts what is unread).
 import { useLayoutEffect, useReducer } from "../lib/html.js";
+
+const HIDDEN_FLUSH_MS = 100;
 
 export class Topics {
   constructor() {
     this.subscribers = new Map();
+    this.dirty = new Set();
+    this.scheduled = false;
+    this.flush = this.flush.bind(this);
   }
 
   subscribe(topic, fn) {
@@ -19,8 +27,21 @@ export class Topics {
   }
 
   emit(topic) {
-    const set = this.subscribers.get(topic);
-    if (set) for (const fn of [...set]) fn();
+    this.dirty.add(topic);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (document.visibilityState === "visible") requestAnimationFrame(this.flush);
+    else setTimeout(this.flush, HIDDEN_FLUSH_MS);
+  }
+
+  flush() {
+    this.scheduled = false;
+    const topics = [...this.dirty];
+    this.dirty.clear();
+    for (const topic of topics) {
+      const set = this.subscribers.get(topic);
+      if (set) for (const fn of [...set]) fn();
+    }
   }
 }
 

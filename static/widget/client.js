@@ -179,8 +179,11 @@ export class RapportClient {
         const seen = this.cursors[frame.conversation_id] || 0;
         if (frame.seq <= seen) return; // already applied: a replay overlap
         this.cursors[frame.conversation_id] = frame.seq;
-        if (frame.client_id && this.pending.delete(frame.client_id)) this.emit("acked", frame);
-        this._save();
+        // Only what is kept changed is written (cursors live with the page): not a storage write per event.
+        if (frame.client_id && this.pending.delete(frame.client_id)) {
+          this._save();
+          this.emit("acked", frame);
+        }
         this.emit("event", frame);
         return;
       }

@@ -2,7 +2,7 @@
 // spending, orders with their latest status, vouchers, the page they are on and the pages they
 // came through, previous conversations to open read-only, the satisfaction they gave).
 import { html } from "../../lib/html.js";
-import { ago, shortWhen } from "../../lib/time.js";
+import { ago, date, shortWhen } from "../../lib/time.js";
 import { customerLabel } from "../../state/inbox.js";
 import { inboxPath } from "../../state/router.js";
 import { useTopics } from "../../state/topics.js";
@@ -58,7 +58,7 @@ export function CustomerPanel({ inbox, topics, id }) {
           <div><dt>Loyalty points</dt><dd data-testid="customer-points">${c.loyalty_points.toLocaleString()}</dd></div>
           <div><dt>Tier</dt><dd data-testid="customer-tier">${c.tier || "–"}</dd></div>
           <div><dt>Total spent</dt><dd data-testid="customer-spent">${money(c.total_spent)}</dd></div>
-          <div><dt>Customer since</dt><dd>${new Date(c.created_at).toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" })}</dd></div>
+          <div><dt>Customer since</dt><dd>${date(c.created_at)}</dd></div>
         </dl>
         ${c.tags.length > 0 && html`<ul class="tags" data-testid="customer-tags">${c.tags.map((t) => html`<li key=${t}>${t}</li>`)}</ul>`}`}
       ${score && html`<${Section} title="Satisfaction" testid="customer-satisfaction">

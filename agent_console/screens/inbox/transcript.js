@@ -5,7 +5,7 @@ import { Fragment, html, Pure, useEffect, useLayoutEffect, useRef } from "../../
 import { clock, dayKey, dayLabel } from "../../lib/time.js";
 import { useTopics } from "../../state/topics.js";
 
-const WINDOW = 80; // messages rendered at first; scrolling back adds as many again
+const WINDOW = 50; // messages rendered at first (more than a screen holds); scrolling back adds as many again
 const NEAR_TOP = 120; // px from the top at which older messages are added
 const NEAR_BOTTOM = 80; // px from the bottom counted as "at the bottom" (new messages scroll into view)
 
@@ -30,7 +30,7 @@ class Message extends Pure {
         data-testid=${note ? "transcript-note" : "transcript-message"} data-author=${fromCustomer ? "customer" : "agent"}>
         <div class="who">
           <span>${note ? html`<strong>Private note</strong>${" · "}` : null}${fromCustomer ? event.author_name || "Customer" : own ? "You" : event.author_name || "Agent"}</span>
-          <time datetime=${new Date(event.at).toISOString()}>${clock(event.at)}</time>
+          <time>${clock(event.at)}</time>
         </div>
         <div class="text">${edit ? edit.text : event.text}</div>
         ${(edit || seen || canEdit) && html`<div class="after">
