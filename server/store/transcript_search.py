@@ -3,9 +3,10 @@
 Guarantees:
 - The index is written by the transaction that stores the event (store/conversations.py
   `append`), so a message is found as soon as it is acknowledged, and never before.
+- Ranked among the latest RECENT_MATCHES matches (the cost of ranking grows with the matches).
 - One hit per conversation, its best-ranked message; the snippet marks the matched words with
   MARK_START and MARK_END (control characters, so the console highlights them as elements and
-  never parses anything as HTML).
+  never parses anything as HTML), folded as the index folds them (case, accents).
 - What a person typed never becomes query syntax: it is cut into words, each quoted.
 - Reads see committed data only.
 """
@@ -13,6 +14,7 @@ Guarantees:
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import msgspec
 
@@ -25,6 +27,17 @@ MARK_END = "\x03"
 # unicode61 splits on everything but letters and digits; so do we, to quote each word alone.
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_WORDS = 12
+# Ranking costs per matching message: a word found in most of a shop's history would make every
+# search slow. Hits are ranked among the latest RECENT_MATCHES matches (in the reader's scope),
+# which keeps a search within a few tens of milliseconds whatever the word (bench/console.py),
+# and favours what an agent is most likely looking for: the recent. A rarer word reaches back
+# through the whole history.
+RECENT_MATCHES = 5_000
+# A snippet: about this many words from just before the first match, at most this long.
+SNIPPET_WORDS = 24
+SNIPPET_CHARS = 400
+# Rows ranked to find `limit` distinct conversations (one conversation may hold many good rows).
+CANDIDATES_PER_HIT = 10
 
 
 class Scope(msgspec.Struct, frozen=True):
@@ -71,6 +84,45 @@ def match_expression(words: str) -> str | None:
     return " ".join(quoted)
 
 
+def _fold(word: str) -> str:
+    """A word as the index compares it: lower case, accents dropped (unicode61 remove_diacritics)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def snippet(text: str, words: list[str], around: int = SNIPPET_WORDS) -> str:
+    """`text` cut to about `around` words from just before the first match, every matched word
+    between MARK_START and MARK_END (the last search word matches as a prefix, as in the query)."""
+    wanted = [_fold(w) for w in words]
+    if not wanted:
+        return text[:SNIPPET_CHARS]
+    last = wanted[-1]
+    exact = set(wanted[:-1])
+
+    def matches(token: str) -> bool:
+        folded = _fold(token)
+        return folded in exact or folded.startswith(last)
+
+    tokens = list(_WORD.finditer(text))
+    first = next((i for i, t in enumerate(tokens) if matches(t.group())), 0)
+    start_token = max(0, first - 3)
+    end_token = min(len(tokens), start_token + around)
+    if not tokens:
+        return text[:SNIPPET_CHARS]
+    begin = 0 if start_token == 0 else tokens[start_token].start()
+    end = len(text) if end_token == len(tokens) else tokens[end_token - 1].end()
+    out = ["…" if begin > 0 else ""]
+    cursor = begin
+    for token in tokens[start_token:end_token]:
+        out.append(text[cursor : token.start()])
+        out.append(f"{MARK_START}{token.group()}{MARK_END}" if matches(token.group()) else token.group())
+        cursor = token.end()
+    out.append(text[cursor:end])
+    if end < len(text):
+        out.append("…")
+    return "".join(out)[: SNIPPET_CHARS + 4 * len(wanted) * 2]
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern for `text` anywhere, with the wildcards of what a person typed escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -93,33 +145,47 @@ class TranscriptSearch:
         self.db = db
 
     async def messages(self, words: str, scope: Scope, limit: int) -> list[SearchHit]:
-        """The conversations whose messages or notes hold every word, best match first."""
+        """The conversations whose messages or notes hold every word, best match first (ranked among
+        the RECENT_MATCHES latest matches: see there)."""
         expression = match_expression(words)
         if expression is None:
             return []
-        params: list[object] = [expression]
+        params: list[object] = []
         scoped = _scoped(scope, params)
-        # First the best row of each conversation (bm25 for every match, nothing else); then
-        # snippets and authors for the few kept: snippet() is the costly part.
-        best = await self.db.fetchall(
-            "SELECT s.rowid AS hit, MIN(s.rank) AS rank FROM transcript_search s"
-            " JOIN conversations c ON c.id = s.conversation_id"
-            f" WHERE transcript_search MATCH ?{scoped}"
-            " GROUP BY s.conversation_id ORDER BY rank LIMIT ?",
-            (*params, limit),
+        within = f" AND s.conversation_id IN (SELECT c.id FROM conversations c WHERE 1 = 1{scoped})" if scoped else ""
+        # The window: where the latest RECENT_MATCHES matches start (walking the index backwards
+        # costs a few milliseconds, ranking costs per match).
+        floor = await self.db.fetchone(
+            "SELECT MIN(hit) AS floor FROM (SELECT s.rowid AS hit FROM transcript_search s"
+            f" WHERE transcript_search MATCH ?{within} ORDER BY s.rowid DESC LIMIT ?)",
+            (expression, *params, RECENT_MATCHES),
         )
-        if not best:
+        if floor is None or floor["floor"] is None:
             return []
-        ranks = {int(r["hit"]): float(r["rank"]) for r in best}
-        marks = ",".join("?" * len(ranks))
-        rows = await self.db.fetchall(
-            "SELECT s.rowid AS hit, s.conversation_id, s.seq,"
-            f" snippet(transcript_search, 0, '{MARK_START}', '{MARK_END}', '…', 16) AS snippet,"
-            " e.kind, e.at, e.author_type, e.author_name"
-            " FROM transcript_search s JOIN events e ON e.conversation_id = s.conversation_id AND e.seq = s.seq"
-            f" WHERE transcript_search MATCH ? AND s.rowid IN ({marks})",
-            (expression, *ranks),
+        ranked = await self.db.fetchall(
+            "SELECT s.rowid AS hit, s.conversation_id, s.rank AS rank FROM transcript_search s"
+            f" WHERE transcript_search MATCH ? AND s.rowid >= ?{within} ORDER BY rank LIMIT ?",
+            (expression, floor["floor"], *params, limit * CANDIDATES_PER_HIT),
         )
+        ranks: dict[int, float] = {}
+        seen: set[str] = set()
+        for row in ranked:  # best first: the first row of a conversation is its best
+            if row["conversation_id"] not in seen and len(ranks) < limit:
+                seen.add(row["conversation_id"])
+                ranks[int(row["hit"])] = float(row["rank"])
+        if not ranks:
+            return []
+        marks = ",".join("?" * len(ranks))
+        # Rows by rowid, without MATCH: FTS5's own snippet() costs about a millisecond a row (it
+        # seeks each row's positions in the words' long lists); the snippet is cut here instead.
+        rows = await self.db.fetchall(
+            "SELECT s.rowid AS hit, s.conversation_id, s.seq, s.text AS snippet, e.kind, e.at, e.author_type,"
+            " e.author_name FROM transcript_search s"
+            " JOIN events e ON e.conversation_id = s.conversation_id AND e.seq = s.seq"
+            f" WHERE s.rowid IN ({marks})",
+            tuple(ranks),
+        )
+        terms = _WORD.findall(words)[:MAX_WORDS]
         hits = [record(r, _Hit) for r in rows]
         summaries = await self._summaries([h.conversation_id for h in hits])
         found = [
@@ -130,7 +196,7 @@ class TranscriptSearch:
                 at=h.at,
                 author_type=h.author_type,
                 author_name=h.author_name,
-                snippet=h.snippet,
+                snippet=snippet(h.snippet, terms),
                 rank=ranks[h.hit],
             )
             for h in hits

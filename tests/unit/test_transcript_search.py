@@ -158,3 +158,33 @@ async def test_the_migration_indexes_and_counts_what_was_stored_before_it(tmp_pa
         assert row is not None and row["agent_name"] == "Sam"
     finally:
         await db.close()
+
+
+def test_a_snippet_marks_the_words_as_the_index_matched_them_and_cuts_around_the_first() -> None:
+    from server.store.transcript_search import snippet
+
+    marked = snippet("Hello! My Café order #12 was refunded twice, the cafe says no.", ["cafe", "refun"])
+    assert marked == f"Hello! My {MARK_START}Café{MARK_END} order #12 was {MARK_START}refunded{MARK_END} twice, the" \
+                     f" {MARK_START}cafe{MARK_END} says no."
+    long = " ".join(f"w{n}" for n in range(100)) + " parcel " + " ".join(f"v{n}" for n in range(100))
+    cut = snippet(long, ["parcel"], around=8)
+    assert cut.startswith("…w97 w98 w99 ") and f"{MARK_START}parcel{MARK_END}" in cut and cut.endswith("…")
+
+
+async def test_a_very_common_word_is_ranked_among_its_latest_matches(db: Database,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.store import transcript_search
+
+    monkeypatch.setattr(transcript_search, "RECENT_MATCHES", 3)
+    customer = await w.customer(db, "Ann")
+    old = await w.conversation(db, customer)
+    await w.say(db, old, "parcel parcel parcel parcel: the best match, but long ago")
+    recent = []
+    for n in range(3):
+        conv = await w.conversation(db, customer)
+        await w.say(db, conv, f"where is my parcel number {n} and the rest of a long sentence about nothing")
+        recent.append(conv)
+    hits = await TranscriptSearch(db).messages("parcel", EVERYONE, 10)
+    assert {h.conversation.id for h in hits} == set(recent)
+    rare = await TranscriptSearch(db).messages("long ago", EVERYONE, 10)  # a rarer word reaches back
+    assert [h.conversation.id for h in rare] == [old]
