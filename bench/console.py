@@ -230,7 +230,7 @@ def shopper_messages(base: str, metrics: Metrics, target: tuple[str, str], runs:
 
 
 async def measure_search(base: str, runs: int) -> dict[str, Any]:
-    queries = ["refund", "zipper jacket", "parc", "norway customs delivery", "waterproof boots size", "Customer 4242"]
+    queries = ["refund", "zipper jacket", "parc", "norway customs delivery", "waterproof boots size", "Customer 1234"]
     out: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base, headers={"Origin": base}, timeout=30) as http:
         r = await http.post("/api/v1/session", json={"email": ADMIN, "password": PASSWORD})
