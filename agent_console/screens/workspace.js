@@ -37,7 +37,7 @@ function startWorld(me, onLoggedOut) {
   window.addEventListener("pointerdown", unlock, { once: true });
   window.addEventListener("keydown", unlock, { once: true });
   const visible = () => {
-    if (document.visibilityState === "visible" && inbox.selected) inbox.markRead(inbox.selected);
+    if (document.visibilityState === "visible" && inbox.selected) inbox.markReadSoon(inbox.selected);
   };
   document.addEventListener("visibilitychange", visible);
   return {

@@ -10,6 +10,7 @@ const HISTORY_PAGE = 100;
 const CLOSED_PAGE = 50;
 const TYPING_SHOWN_MS = 6000;
 const PANEL_FRESH_MS = 15_000;
+const READ_AFTER_MS = 300;
 
 function activity(summary) {
   return summary.last_message_at || summary.created_at || 0;
@@ -41,6 +42,7 @@ export class Inbox {
     this.panels = new Map(); // id -> { data, at, error }
     this.typing = new Map(); // id -> { timer }
     this.readSent = new Map(); // id -> the seq of the last read receipt sent
+    this.readTimers = new Map(); // id -> the timer of a receipt about to be sent
     this.selected = null;
     this.connection = "connecting";
     this.welcomed = false;
@@ -178,7 +180,7 @@ export class Inbox {
       this._clearTyping(id);
       const summary = this.summary(id);
       if (this.notifier && this.welcomed && this.isMine(summary)) this.notifier.message(summary, event);
-      if (id === this.selected && this.notifier?.visible()) this.markRead(id);
+      if (id === this.selected && this.notifier?.visible()) this.markReadSoon(id);
     }
     this.topics.emit(`conv:${id}`);
     if (id === this.selected && event.kind !== "read") this.refreshPanel(id, { ifOlderThan: 10_000 });
@@ -231,15 +233,26 @@ export class Inbox {
     if (changed) this.topics.emit("selected");
     if (!id) return;
     this._follow(id, seq);
-    if (this.notifier?.visible()) this.markRead(id);
+    if (this.notifier?.visible()) this.markReadSoon(id);
     this.refreshPanel(id, { ifOlderThan: PANEL_FRESH_MS });
+  }
+
+  // One receipt for a burst: a replay of hundreds of messages into the open conversation must
+  // not store hundreds of read events (each one is an event of the conversation, like a message).
+  markReadSoon(id) {
+    if (this.readTimers.has(id)) return;
+    this.readTimers.set(id, setTimeout(() => {
+      this.readTimers.delete(id);
+      if (id === this.selected) this.markRead(id);
+    }, READ_AFTER_MS));
   }
 
   markRead(id) {
     const summary = this.summary(id);
     const transcript = this.transcripts.get(id);
     if (!summary || !transcript || !this.client?.connected) return;
-    if (!(this.isMine(summary) || (this.me.role === "admin" && summary.status !== "closed"))) return;
+    // Ours (open or closed), or any open one for an admin: what the server takes a receipt for.
+    if (!(summary.agent_id === this.me.id || (this.me.role === "admin" && summary.status !== "closed"))) return;
     const last = transcript.lastCustomerMessage();
     if (!last || last.seq <= (this.readSent.get(id) || 0)) return;
     this.readSent.set(id, transcript.highest);

@@ -7,16 +7,20 @@ Outside the project's control, and so stood in for: the operating system's deskt
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from websockets.sync.client import connect
 
 from tests.browser.conftest import SCREENSHOTS
-from tests.support.live import ADMIN_EMAIL, ADMIN_PASSWORD, AGENT_PASSWORD, ProcessServer
+from tests.support.live import ADMIN_EMAIL, ADMIN_PASSWORD, AGENT_PASSWORD, ProcessServer, test_settings
 from tests.support.shop import customer_token
 
 # Desktop notifications are recorded as the console creates them (the real constructor runs when the
@@ -383,4 +387,60 @@ def test_a_marketer_lands_on_the_studio_and_an_admin_manages_the_team(browser: B
     shot(admin, "console-agents-admin")
     [sam] = [a for a in shop.as_admin("GET", "/api/v1/accounts", 200)["accounts"] if a["email"] == "sam@shop.test"]
     assert (sam["max_concurrent"], sam["role"], sam["disabled"]) == (8, "admin", True)
+    assert watch.errors == []
+
+
+@pytest.fixture
+def busy_server(tmp_path: Path) -> Iterator[ProcessServer]:
+    """A server that lets one shopper write a long conversation quickly."""
+    settings = msgspec.structs.replace(test_settings(tmp_path), auto_assign=False, rate_per_second=1000.0,
+                                       rate_burst=1000)
+    server = ProcessServer(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_long_closed_conversation_reads_back_to_its_start_on_scroll(browser: Browser,
+                                                                      busy_server: ProcessServer) -> None:
+    watch = Watch()
+    with connect(f"{busy_server.ws}/ws/widget", origin=busy_server.base, compression=None) as shopper:
+        shopper.send(json.dumps({"type": "hello"}))
+        json.loads(shopper.recv(5))
+        conversation = None
+        for n in range(1, 261):
+            frame: dict[str, Any] = {"type": "message.send", "client_id": f"m{n}", "text": f"line {n} of my story"}
+            if conversation:
+                frame["conversation_id"] = conversation
+            shopper.send(json.dumps(frame))
+            while True:
+                answer = json.loads(shopper.recv(5))
+                if answer.get("type") == "ack":
+                    conversation = answer["conversation_id"]
+                    break
+    admin = console(browser, watch, busy_server, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    admin.get_by_test_id("view-waiting").click()
+    admin.get_by_test_id("conversation-row").get_by_test_id("take").click()
+    admin.get_by_test_id("close-button").click()
+    expect(admin.get_by_test_id("conversation-status")).to_have_text("Closed")
+    admin.reload()  # a fresh console: the closed conversation is read from history, the latest first
+    admin.get_by_test_id("view-closed").click()
+    admin.get_by_test_id("conversation-row").locator("a").click()
+    messages = admin.get_by_test_id("transcript-message")
+    expect(messages.last).to_contain_text("line 260 of my story")
+    expect(admin.get_by_text("line 1 of my story", exact=True)).to_have_count(0)
+    transcript = admin.get_by_test_id("transcript")
+    for _ in range(20):  # scroll back, as an agent would, until the start
+        if admin.get_by_text("Start of the conversation").count():
+            break
+        transcript.evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        admin.wait_for_timeout(250)
+    expect(admin.get_by_text("Start of the conversation")).to_be_visible()
+    expect(admin.get_by_text("line 1 of my story", exact=True)).to_be_visible()
+    first, second = (admin.get_by_text(f"line {n} of my story", exact=True) for n in (1, 2))
+    assert first.bounding_box()["y"] < second.bounding_box()["y"]  # type: ignore[index]
+    transcript.evaluate("el => { el.scrollTop = 0; }")
+    expect(admin.get_by_text("Start of the conversation")).to_be_in_viewport()
+    shot(admin, "console-history-start")
     assert watch.errors == []

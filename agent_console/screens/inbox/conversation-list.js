@@ -44,7 +44,7 @@ class Row extends Pure {
     const s = inbox.summary(id);
     if (!s) return null;
     const who = s.agent_id ? inbox.agentName(s.agent_id) : null;
-    const unread = s.agent_unread || 0;
+    const unread = s.status === "closed" ? 0 : s.agent_unread || 0; // nobody answers a closed one
     const open = (e) => {
       e.preventDefault();
       go(inboxPath(view, id));

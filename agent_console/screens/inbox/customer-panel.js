@@ -38,7 +38,7 @@ export function CustomerPanel({ inbox, topics, id }) {
   const known = inbox.panels.get(id);
   const summary = inbox.summary(id);
   if (!known || (!known.data && known.loading)) return html`<aside class="customer-panel" aria-label="Customer"><p class="muted">Loading…</p></aside>`;
-  if (!known.data) return html`<aside class="customer-panel" aria-label="Customer"><p class="error">${known.error}</p></aside>`;
+  if (!known.data) return html`<aside class="customer-panel" aria-label="Customer"><p class="muted">${known.error}</p></aside>`;
   const c = known.data;
   const current = c.pages[0];
   const score = c.satisfaction.find((s) => s.conversation_id === id);

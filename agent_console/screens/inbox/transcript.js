@@ -142,6 +142,11 @@ export function Transcript({ inbox, topics, id, focusSeq, onEdit, writable }) {
   });
   useEffect(() => {
     if (s.prepending && !transcript.loading) s.prepending = false;
+    // A page of history can be mostly read receipts and the like: fetch on until a screenful shows.
+    if (start === 0 && items.length < WINDOW && !transcript.complete && !transcript.loading && !transcript.missing
+        && transcript.highest > 0) {
+      inbox.loadOlder(id);
+    }
   });
   // Content that grows after this render (a line wrapping once fonts load, an image of a row)
   // must not leave an agent who was at the bottom looking at the middle.
@@ -160,7 +165,8 @@ export function Transcript({ inbox, topics, id, focusSeq, onEdit, writable }) {
     <div class="transcript" ref=${box} onScroll=${onScroll} data-testid="transcript" aria-live="polite" tabindex="0"
       aria-label="Conversation">
       <div class="transcript-body" ref=${body}>
-      ${start === 0 && html`<div class="history-edge">${
+      ${transcript.missing && html`<div class="history-edge" data-testid="not-readable">Only the agent who has it (and admins) read this conversation.</div>`}
+      ${start === 0 && !transcript.missing && html`<div class="history-edge">${
         transcript.loading ? "Loading…" : transcript.complete ? "Start of the conversation" : html`<button class="link" onClick=${() => inbox.loadOlder(id)}>Load earlier messages</button>`
       }</div>`}
       ${start > 0 && html`<div class="history-edge"><button class="link" onClick=${() => { s.count += WINDOW; topics.emit(`conv:${id}`); }}>Earlier messages</button></div>`}
