@@ -317,3 +317,22 @@ async def test_a_widget_names_the_agent_who_takes_over_after_a_transfer(server: 
                          agent_id=team.ids["ann"]))["type"] == "ack"
     moved = await shopper.wait_for(lambda f: f["type"] == "event" and f["kind"] == "assigned")
     assert (moved["agent_name"], moved["author_name"]) == ("Ann", "Admin")
+
+
+async def test_a_visitor_who_logs_in_keeps_the_pages_they_came_through(server: LiveServer, team: Team,
+                                                                     shop: Shop) -> None:
+    await shop.customer("shop-kim", name="Kim")
+    returning = await shop.browser("shop-kim")  # Kim has a record already, from an earlier visit
+    await returning.close()
+    visitor = await server.customer()
+    await visitor.send(type="page.view", url="https://shop.example/tents")
+    await visitor.send_message("is the 3-person tent waterproof?")  # their record exists from here
+    await visitor.send(type="page.view", url="https://shop.example/tents/3p")
+    await visitor.quiet(0.2)
+    token = visitor.welcome["visitor_token"]
+    kim = await WsClient.connect(f"{server.ws}/ws/widget")
+    await kim.hello(visitor_token=token, identity={"user_id": "shop-kim", "token": customer_token("shop-kim")})
+    conversation = (await kim.send_message("logged in now"))["conversation_id"]
+    panel = await team.get("admin", f"/api/v1/conversations/{conversation}/customer")
+    assert panel["external_id"] == "shop-kim"
+    assert [p["url"] for p in panel["pages"]] == ["https://shop.example/tents/3p", "https://shop.example/tents"]
