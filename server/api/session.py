@@ -37,9 +37,10 @@ class SessionOut(msgspec.Struct):
 
 def _out(session: ActiveSession) -> SessionOut:
     agent = session.agent
-    return SessionOut(AgentOut(
-            id=agent.id, name=agent.name, role=agent.role, email=agent.email, max_concurrent=agent.max_concurrent
-        ), session.expires_at)
+    out = AgentOut(
+        id=agent.id, name=agent.name, role=agent.role, email=agent.email, max_concurrent=agent.max_concurrent
+    )
+    return SessionOut(out, session.expires_at)
 
 
 @resource.endpoint(

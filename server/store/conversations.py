@@ -6,7 +6,7 @@ from typing import Any
 
 from server.ids import new_id, now_ms
 from server.protocol import ConversationSummary, Event
-from server.store.db import Database, Row, Tx
+from server.store.db import Database, Row, Tx, defer
 
 # The columns of a ConversationSummary (with its customer's name); other stores add their WHERE.
 SUMMARY = """
@@ -231,7 +231,9 @@ class ConversationStore:
         )
         if kind in _SEARCHED and event.text:
             found_at = event.target_seq if kind == "edit" else event.seq
-            tx.execute(
+            # At the end of the batch, with the other messages' (same transaction, one flush).
+            defer(
+                tx,
                 "INSERT INTO transcript_search (text, conversation_id, seq) VALUES (?, ?, ?)",
                 (event.text, conversation_id, found_at),
             )
