@@ -48,6 +48,9 @@ export class Inbox {
     this.welcomed = false;
     this.toasts = [];
     this.replies = null; // canned replies, loaded when first needed
+    this.drafts = new Map(); // id -> what the agent was writing there
+    this.composerMode = new Map(); // id -> "reply" or "note"
+    this.takenHere = new Set(); // taken or reopened from this console: no "is now yours" toast
     this._openRefresh = null;
   }
 
@@ -157,7 +160,7 @@ export class Inbox {
     this._put(conversation);
     const nowMine = this.isMine(conversation);
     if (nowMine !== wasMine) this._rebuildMine();
-    if (nowMine && !wasMine && this.notifier && !this._takenHere?.has(conversation.id)) {
+    if (nowMine && !wasMine && this.notifier && !this.takenHere.has(conversation.id)) {
       this.notifier.assigned(conversation);
     }
     if (conversation.status === "closed" && this.closedLoaded && !this.closedIds.includes(conversation.id)) {
@@ -282,7 +285,7 @@ export class Inbox {
   }
 
   take(id) {
-    (this._takenHere ||= new Set()).add(id);
+    this.takenHere.add(id);
     this.client.sendTracked({ type: "conversation.take", conversation_id: id });
   }
 
@@ -297,7 +300,7 @@ export class Inbox {
   }
 
   reopen(id) {
-    (this._takenHere ||= new Set()).add(id);
+    this.takenHere.add(id);
     this.client.sendTracked({ type: "conversation.reopen", conversation_id: id });
   }
 

@@ -8,8 +8,8 @@ const SLASH = /(^|\s)\/([^\s/]*)$/;
 const TYPING_EVERY_MS = 3000;
 
 export function Composer({ inbox, id, editing, onEditLast, onEditDone, maxChars }) {
-  const [mode, setMode] = useState(inbox.composerMode?.get(id) || "reply");
-  const [text, setText] = useState(() => inbox.drafts?.get(id) || "");
+  const [mode, setMode] = useState(inbox.composerMode.get(id) || "reply");
+  const [text, setText] = useState(() => inbox.drafts.get(id) || "");
   const [picker, setPicker] = useState(null); // { filter, active, start } while open
   const [replies, setReplies] = useState(inbox.replies);
   const [pickerError, setPickerError] = useState("");
@@ -24,8 +24,8 @@ export function Composer({ inbox, id, editing, onEditLast, onEditDone, maxChars 
   }, [editing]);
 
   const remember = (value, newMode = mode) => {
-    (inbox.drafts ||= new Map()).set(id, value);
-    (inbox.composerMode ||= new Map()).set(id, newMode);
+    inbox.drafts.set(id, value);
+    inbox.composerMode.set(id, newMode);
   };
 
   const change = (value, caret) => {
