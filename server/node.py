@@ -14,7 +14,12 @@ from server.auth.login import LoginService
 from server.auth.passwords import Passwords
 from server.auth.sessions import AgentSessions
 from server.broker import Broker, create_broker
+from server.chat.canned_replies import CannedReplies
+from server.chat.customer_panel import CustomerPanel
+from server.chat.inbox_views import InboxViews
+from server.chat.page_views import PageViews
 from server.chat.presence import PresenceService
+from server.chat.search import Search
 from server.chat.service import ChatService
 from server.chat.stream import ConversationStream
 from server.chat.visitors import Visitors
@@ -40,12 +45,16 @@ from server.store.agents import AgentStore
 from server.store.api_keys import ApiKeyStore
 from server.store.audience import AudienceStore
 from server.store.campaigns import CampaignStore, SegmentStore
+from server.store.canned_replies import CannedReplyStore
 from server.store.conversations import ConversationStore
 from server.store.customers import CustomerAttributesStore, CustomerStore
 from server.store.inbox import InboxStore
+from server.store.page_views import PageViewStore
 from server.store.reminders import ReminderStore
+from server.store.satisfaction import SatisfactionStore
 from server.store.sessions import SessionStore
 from server.store.surveys import SurveyStore
+from server.store.transcript_search import TranscriptSearch
 from server.store.vouchers import VoucherStore
 from server.ws.limits import Limits
 
@@ -72,7 +81,8 @@ class Node:
         self._audience = AudienceStore(self.db)
         self.shop_customers = CustomerService(self._customer_attributes, self._inbox_store)
         self.segments = SegmentService(SegmentStore(self.db), self._audience)
-        self.vouchers = VoucherService(VoucherStore(self.db))
+        self._voucher_store = VoucherStore(self.db)
+        self.vouchers = VoucherService(self._voucher_store)
         self.surveys = SurveyService(SurveyStore(self.db))
         self.campaigns = CampaignService(
             self._campaign_store, self.segments, self._audience, self._customer_attributes, self.broker
@@ -88,6 +98,24 @@ class Node:
         )
         self.chat = ChatService(self.db, self._conversations, self._agents, self.broker, settings)
         self.presence = PresenceService(self._agents, self.broker, settings, self.process_id)
+        # The agent's workspace: inbox views and history, search, the customer panel, canned replies.
+        self._transcripts = TranscriptSearch(self.db)
+        self._canned_replies = CannedReplyStore(self.db)
+        self._page_views = PageViewStore(self.db)
+        self._satisfaction = SatisfactionStore(self.db)
+        self.inbox_views = InboxViews(self._conversations)
+        self.search = Search(self._transcripts)
+        self.page_views = PageViews(self._page_views, settings)
+        self.canned_replies = CannedReplies(self._canned_replies, self._customer_attributes)
+        self.customer_panel = CustomerPanel(
+            self.inbox_views,
+            self._conversations,
+            self._customer_attributes,
+            self._inbox_store,
+            self._voucher_store,
+            self.page_views,
+            self._satisfaction,
+        )
         self.collector = Collector(settings.gc_full_interval)
         # E-mail: its stores are its own; endpoints reach its services (node.mail.*).
         self.mail = MailChannel(self.db, settings, self.process_id)

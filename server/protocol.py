@@ -29,6 +29,9 @@ ConversationStatus = Literal["waiting", "assigned", "closed"]
 AuthorType = Literal["customer", "agent", "system"]
 PresenceStatus = Literal["online", "away", "offline"]
 
+# Most cursors one hello may carry (a client following more resumes the rest from the start).
+RESUME_MAX = 100
+
 
 class CloseCode(enum.IntEnum):
     """Close codes the server uses, beyond the standard 1000/1001/1009/1011/1012.
@@ -96,8 +99,11 @@ class Hello(Frame, tag="hello"):
     visitor_token: Token | None = None
     identity: Identity | None = None
     epoch: Annotated[str, msgspec.Meta(max_length=64)] | None = None
-    resume: Annotated[dict[Id, Seq], msgspec.Meta(max_length=100)] = {}
+    resume: Annotated[dict[Id, Seq], msgspec.Meta(max_length=RESUME_MAX)] = {}
     inbox: Seq | None = None
+    # Agents: the status to come back with (an away agent who reconnects stays away, and is not
+    # given a chat by auto-assignment in between); omitted: online.
+    status: Literal["online", "away"] | None = None
 
 
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -154,9 +160,13 @@ class ConversationTake(Frame, tag="conversation.take"):
 
 
 class ConversationTransfer(Frame, tag="conversation.transfer"):
+    """Hand a conversation to another agent; `note` is a handover note, stored as a private note
+    (agents only) in the same transaction as the transfer, just before it."""
+
     client_id: ClientId
     conversation_id: Id
     agent_id: Id
+    note: Text | None = None
 
 
 class ConversationClose(Frame, tag="conversation.close"):
@@ -263,6 +273,10 @@ class ConversationSummary(msgspec.Struct, omit_defaults=True):
     transcript_wanted: bool = False
     rating: int | None = None
     rating_comment: str | None = None
+    # When the last message (not a note) was written, server time in ms.
+    last_message_at: int | None = None
+    # Customer messages no agent has read yet (agents' `read` frames bring it back to 0).
+    agent_unread: int = 0
 
 
 class AgentInfo(msgspec.Struct, omit_defaults=True):
@@ -328,6 +342,8 @@ class Event(Frame, tag="event"):
     agent_id: str | None = None
     # `rating`: the satisfaction score, 1 to 5 (its comment is `text`).
     score: int | None = None
+    # `assigned`: the name of the agent it is assigned to (the author is who assigned it).
+    agent_name: str | None = None
 
 
 class Resumed(Frame, tag="resumed"):

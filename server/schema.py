@@ -1,5 +1,5 @@
 """Generates the published contracts from the code: docs/asyncapi.json, docs/settings.md, and the
-protocol's numbers for the browser code (static/widget/protocol.js: close and error codes).
+protocol's numbers for the browser code (static/widget/protocol.js: close and error codes, limits).
 
 `python -m server.schema` rewrites them; `python -m server.schema --check` fails when they are
 stale (the test suite runs the check, so the documents cannot drift from the models).
@@ -159,6 +159,9 @@ def protocol_js() -> str:
         "export const TERMINAL_UNTIL = 4999;",
         "",
         f"export const ErrorCode = Object.freeze({json.dumps(errors, indent=2)});",
+        "",
+        "// Bounds of client frames the server refuses past (invalid_frame).",
+        f"export const Limits = Object.freeze({json.dumps({'RESUME_MAX': protocol.RESUME_MAX}, indent=2)});",
         "",
     ]
     return "\n".join(lines)

@@ -96,6 +96,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_agent_alert_delay: Seconds = 300.0
     mail_order_unseen_delay: Seconds = 1800.0
     mail_reminder_unseen_delay: Seconds = 8 * 3600.0
+    page_views_kept: Count = 20
     log_level: str = "info"
 
     @classmethod
@@ -348,6 +349,11 @@ DOCS: dict[str, tuple[str, str]] = {
         "RAPPORT_MAIL_REMINDER_UNSEEN_DELAY",
         "Seconds after a dated reminder (a birthday) fired before it goes by e-mail to a customer who was not on"
         " the site since.",
+    ),
+    "page_views_kept": (
+        "RAPPORT_PAGE_VIEWS_KEPT",
+        "Pages kept per customer for the agent's customer panel (the latest ones; a visitor who has not written"
+        " has none stored).",
     ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
 }

@@ -6,6 +6,8 @@ import msgspec
 
 from server.api.endpoint import CALLER, Call, Query, Resource, console, shop
 from server.chat.access import Actor
+from server.chat.customer_panel import CustomerPanelOut
+from server.chat.inbox_views import History
 from server.protocol import ConversationSummary, Event
 
 resource = Resource("conversations")
@@ -74,3 +76,34 @@ async def transcript(call: Call) -> Transcript:
 async def shop_transcript(call: Call) -> Transcript:
     assert call.actor is not None  # noqa: S101
     return await _transcript(call, call.actor)
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/conversations/{conversation_id:str}/history",
+    summary="A transcript read backwards, for the console (an agent also reads the closed conversations of a"
+    " customer they are answering)",
+    access=console("agent", "admin"),
+    response=History,
+    query={
+        "before": Query(int, None, "events with a seq below this (omit: the latest)", low=1, high=2**53),
+        "limit": Query(int, 100, "page size", low=1, high=500),
+    },
+)
+async def history(call: Call) -> History:
+    assert call.actor is not None  # noqa: S101
+    return await call.node.inbox_views.history(
+        call.actor, call.path["conversation_id"], before=call.query["before"], limit=call.query["limit"]
+    )
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/conversations/{conversation_id:str}/customer",
+    summary="The customer panel: who they are, points and tier, orders, vouchers, pages, previous conversations",
+    access=console("agent", "admin"),
+    response=CustomerPanelOut,
+)
+async def customer_panel(call: Call) -> CustomerPanelOut:
+    assert call.actor is not None  # noqa: S101
+    return await call.node.customer_panel.of_conversation(call.actor, call.path["conversation_id"])

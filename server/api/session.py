@@ -25,6 +25,8 @@ class AgentOut(msgspec.Struct):
     name: str
     role: str
     email: str
+    # The most conversations auto-assignment gives them at once.
+    max_concurrent: int
 
 
 class SessionOut(msgspec.Struct):
@@ -35,7 +37,10 @@ class SessionOut(msgspec.Struct):
 
 def _out(session: ActiveSession) -> SessionOut:
     agent = session.agent
-    return SessionOut(AgentOut(id=agent.id, name=agent.name, role=agent.role, email=agent.email), session.expires_at)
+    out = AgentOut(
+        id=agent.id, name=agent.name, role=agent.role, email=agent.email, max_concurrent=agent.max_concurrent
+    )
+    return SessionOut(out, session.expires_at)
 
 
 @resource.endpoint(

@@ -50,6 +50,16 @@ def can_write(actor: Actor, conversation: ConversationSummary) -> bool:
     return actor.answers_chats and conversation.agent_id == actor.id
 
 
+def can_read_history(actor: Actor, conversation: ConversationSummary, *, holds_customer: bool) -> bool:
+    """Reading a transcript back (REST, read-only): what can_read allows, and for an agent who is
+    answering a customer now (`holds_customer`), that customer's closed conversations: knowing
+    what was said before is part of answering them. Open conversations of other agents stay
+    theirs, and a closed one of a customer nobody asks you about stays out of reach."""
+    if can_read(actor, conversation):
+        return True
+    return actor.answers_chats and conversation.status == "closed" and holds_customer
+
+
 def may_follow(actor: Actor, update_frame: str) -> bool:
     """After an access change, given the conversation's new summary (a `conversation` frame)."""
     try:

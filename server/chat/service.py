@@ -296,7 +296,14 @@ class ChatService:
 
         return await self._commit(work)
 
-    async def transfer(self, actor: Actor, *, client_id: str, conversation_id: str, agent_id: str) -> Ack:
+    async def transfer(
+        self, actor: Actor, *, client_id: str, conversation_id: str, agent_id: str, note: str | None = None
+    ) -> Ack:
+        """Hand a conversation to another agent; a handover `note` is stored as a private note
+        (agents only) in the same transaction, just before the assignment, so the new agent reads
+        it first when the conversation is granted to them."""
+        handover = self._checked_text(note, client_id) if note and note.strip() else None
+
         def work(tx: Tx) -> Outcome:
             out = Outcome()
             if self._duplicate(tx, out, actor, client_id):
@@ -309,6 +316,8 @@ class ChatService:
                 raise Problem(ErrorCode.CONFLICT, "reopen the conversation before transferring it", client_id)
             summary = ConversationStore.summary_in(tx, conversation_id)
             assert summary is not None  # noqa: S101 - _writable just found it in this transaction
+            if handover is not None:
+                self._append(tx, out, conversation_id, actor, kind="note", text=handover, private=True)
             event = self._assign(tx, out, conversation_id, agent_id, summary.agent_id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
@@ -419,6 +428,9 @@ class ChatService:
         fields: dict[str, Any] = {
             "kind": "assigned",
             "agent_id": agent_id,
+            # Who takes over, by name: the shopper's widget says who joined (after a transfer the
+            # author is the agent who handed it over).
+            "agent_name": AgentStore.name_in(tx, agent_id),
             "status": "assigned",
             "client_id": client_id,
         }

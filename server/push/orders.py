@@ -42,10 +42,7 @@ class OrderUpdates:
     async def recent(self, customer_id: str) -> list[OrderStatus]:
         """A customer's recent orders (internal id), each with its latest status: read from the
         order updates the shop posted, so the widget needs no order API of the shop's."""
-        return [
-            OrderStatus(order_id=o.order_id, status=o.status, title=o.title, text=o.text, url=o.url, at=o.at)
-            for o in await self._store.orders(customer_id, RECENT_ORDERS)
-        ]
+        return await self._store.orders(customer_id, RECENT_ORDERS)
 
     async def post(self, event: OrderEvent) -> OrderEventOut:
         customer = await self._customers.find(event.customer_id, missing="; upsert them first")

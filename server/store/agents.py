@@ -93,6 +93,11 @@ class AgentStore:
         row = await self.db.fetchone("SELECT * FROM agents WHERE id = ?", (agent_id,))
         return _record(row) if row else None
 
+    @staticmethod
+    def name_in(tx: Tx, agent_id: str) -> str | None:
+        """The agent's name, read in the caller's write transaction."""
+        row = tx.execute("SELECT name FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        return str(row[0]) if row else None
 
     # -------------------------------------------------------------- presence
 

@@ -16,17 +16,21 @@ from typing import Any
 
 from server.ids import new_id, now_ms
 from server.protocol import ConversationSummary, Event
-from server.store.db import Database, Row, Tx
+from server.store.db import Database, Row, Tx, defer
 
-_SUMMARY = """
+# The columns of a ConversationSummary (with its customer's name); other stores add their WHERE.
+SUMMARY = """
 SELECT c.id, c.status, c.last_seq, c.created_at, c.customer_id, c.agent_id, c.preview,
-       cu.name AS customer_name, c.contact_email, c.contact_name, c.transcript_wanted, c.rating, c.rating_comment
+       c.last_message_at, c.agent_unread, cu.name AS customer_name,
+       c.contact_email, c.contact_name, c.transcript_wanted, c.rating, c.rating_comment
 FROM conversations c JOIN customers cu ON cu.id = c.customer_id
 """
 _EVENT_COLUMNS = (
     "conversation_id, seq, kind, at, author_type, author_id, author_name, text, client_id, target_seq, status,"
-    " agent_id, score"
+    " agent_id, agent_name, score"
 )
+# Kinds whose text is searched (store/transcript_search.py); an edit is found at its target.
+_SEARCHED = frozenset({"message", "note", "edit"})
 
 
 def summary_of(row: Row) -> ConversationSummary:
@@ -44,6 +48,8 @@ def summary_of(row: Row) -> ConversationSummary:
         transcript_wanted=bool(row["transcript_wanted"]),
         rating=row["rating"],
         rating_comment=row["rating_comment"],
+        last_message_at=row["last_message_at"],
+        agent_unread=row["agent_unread"],
     )
 
 
@@ -62,6 +68,7 @@ def event_of(row: Row) -> Event:
         status=row["status"],
         agent_id=row["agent_id"],
         score=row["score"],
+        agent_name=row["agent_name"],
     )
 
 
@@ -82,26 +89,75 @@ class ConversationStore:
     # -------------------------------------------------------------- reads
 
     async def get(self, conversation_id: str) -> ConversationSummary | None:
-        row = await self.db.fetchone(_SUMMARY + " WHERE c.id = ?", (conversation_id,))
+        row = await self.db.fetchone(SUMMARY + " WHERE c.id = ?", (conversation_id,))
         return summary_of(row) if row else None
 
     async def for_customer(self, customer_id: str, limit: int = 20) -> list[ConversationSummary]:
         rows = await self.db.fetchall(
-            _SUMMARY + " WHERE c.customer_id = ? ORDER BY c.created_at DESC LIMIT ?", (customer_id, limit)
+            SUMMARY + " WHERE c.customer_id = ? ORDER BY c.created_at DESC LIMIT ?", (customer_id, limit)
         )
         return [summary_of(r) for r in rows]
 
     async def for_agent(self, agent_id: str) -> list[ConversationSummary]:
         rows = await self.db.fetchall(
-            _SUMMARY + " WHERE c.agent_id = ? AND c.status = 'assigned' ORDER BY c.updated_at DESC", (agent_id,)
+            SUMMARY + " WHERE c.agent_id = ? AND c.status = 'assigned' ORDER BY c.updated_at DESC", (agent_id,)
         )
         return [summary_of(r) for r in rows]
 
     async def waiting(self, limit: int = 200) -> list[ConversationSummary]:
         rows = await self.db.fetchall(
-            _SUMMARY + " WHERE c.status = 'waiting' ORDER BY c.waiting_since, c.id LIMIT ?", (limit,)
+            SUMMARY + " WHERE c.status = 'waiting' ORDER BY c.waiting_since, c.id LIMIT ?", (limit,)
         )
         return [summary_of(r) for r in rows]
+
+    async def open_ones(self, limit: int = 500) -> list[ConversationSummary]:
+        """Every waiting or assigned conversation, the latest active first (the All open view)."""
+        rows = await self.db.fetchall(
+            SUMMARY + " WHERE c.status IN ('waiting', 'assigned')"
+            " ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id LIMIT ?",
+            (limit,),
+        )
+        return [summary_of(r) for r in rows]
+
+    async def closed(
+        self, agent_id: str | None, before: tuple[int, str] | None, limit: int
+    ) -> list[ConversationSummary]:
+        """Closed conversations (of `agent_id`, or everyone's), last changed first, after the
+        keyset `before` (updated_at, id) of the previous page."""
+        where = ["c.status = 'closed'"]
+        params: list[object] = []
+        if agent_id is not None:
+            where.append("c.agent_id = ?")
+            params.append(agent_id)
+        if before is not None:
+            where.append("(c.updated_at, c.id) < (?, ?)")
+            params += [before[0], before[1]]
+        rows = await self.db.fetchall(
+            SUMMARY + f" WHERE {' AND '.join(where)} ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [summary_of(r) for r in rows]
+
+    async def updated_at(self, conversation_id: str) -> int | None:
+        row = await self.db.fetchone("SELECT updated_at FROM conversations WHERE id = ?", (conversation_id,))
+        return int(row["updated_at"]) if row else None
+
+    async def holds_customer(self, agent_id: str, customer_id: str) -> bool:
+        """Whether the agent is answering one of this customer's conversations now."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM conversations WHERE agent_id = ? AND customer_id = ? AND status = 'assigned' LIMIT 1",
+            (agent_id, customer_id),
+        )
+        return row is not None
+
+    async def events_before(self, conversation_id: str, before: int, limit: int) -> list[StoredEvent]:
+        """The `limit` events just before seq `before`, in seq order (history, read backwards)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_EVENT_COLUMNS}, private FROM events WHERE conversation_id = ? AND seq < ?"
+            " ORDER BY seq DESC LIMIT ?",
+            (conversation_id, before, limit),
+        )
+        return [StoredEvent(event_of(r), bool(r["private"])) for r in reversed(rows)]
 
     async def last_seqs(self, conversation_ids: list[str]) -> dict[str, int]:
         if not conversation_ids:
@@ -153,17 +209,26 @@ class ConversationStore:
 
     @staticmethod
     def append(tx: Tx, conversation_id: str, *, private: bool = False, **fields: Any) -> Event:
-        """Give the next seq of the conversation to a new event, in the caller's transaction."""
+        """Give the next seq of the conversation to a new event, in the caller's transaction.
+
+        The same transaction keeps what lists and search read: the last message's time, the
+        customer messages agents have not read, and the words of messages, notes and edits.
+        """
         now = now_ms()
+        kind = fields["kind"]
+        message = kind == "message"
+        from_customer = fields.get("author_type") == "customer"
         row = tx.execute(
-            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq",
-            (now, conversation_id),
+            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?,"
+            " last_message_at = CASE WHEN ? THEN ? ELSE last_message_at END, agent_unread = agent_unread + ?"
+            " WHERE id = ? RETURNING last_seq",
+            (now, message, now, int(message and from_customer), conversation_id),
         ).fetchone()
         if row is None:
             raise LookupError(conversation_id)
         event = Event(conversation_id=conversation_id, seq=int(row[0]), at=now, **fields)
         tx.execute(
-            f"INSERT INTO events ({_EVENT_COLUMNS}, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO events ({_EVENT_COLUMNS}, private) VALUES ({', '.join('?' * 15)})",
             (
                 event.conversation_id,
                 event.seq,
@@ -177,10 +242,26 @@ class ConversationStore:
                 event.target_seq,
                 event.status,
                 event.agent_id,
+                event.agent_name,
                 event.score,
                 int(private),
             ),
         )
+        if kind in _SEARCHED and event.text:
+            found_at = event.target_seq if kind == "edit" else event.seq
+            # At the end of the batch, with the other messages' (same transaction, one flush).
+            defer(
+                tx,
+                "INSERT INTO transcript_search (text, conversation_id, seq) VALUES (?, ?, ?)",
+                (event.text, conversation_id, found_at),
+            )
+        elif kind == "read" and event.author_type == "agent":
+            # What is still unread after this receipt (messages may have arrived past its seq).
+            tx.execute(
+                "UPDATE conversations SET agent_unread = (SELECT COUNT(*) FROM events WHERE conversation_id = ?"
+                " AND kind = 'message' AND author_type = 'customer' AND seq > ?) WHERE id = ?",
+                (conversation_id, event.target_seq or 0, conversation_id),
+            )
         return event
 
     @staticmethod
@@ -214,7 +295,7 @@ class ConversationStore:
     @staticmethod
     def summary_in(tx: Tx, conversation_id: str) -> ConversationSummary | None:
         """The summary as seen inside the write transaction, for decisions that must not race."""
-        row = tx.execute(_SUMMARY + " WHERE c.id = ?", (conversation_id,)).fetchone()
+        row = tx.execute(SUMMARY + " WHERE c.id = ?", (conversation_id,)).fetchone()
         return summary_of(row) if row else None
 
     @staticmethod

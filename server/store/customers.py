@@ -89,6 +89,8 @@ class CustomerStore:
                     tx.execute(
                         "UPDATE conversations SET customer_id = ? WHERE customer_id = ?", (existing.id, visitor.id)
                     )
+                    # The pages that led them to log in are theirs too (the customer panel shows them).
+                    tx.execute("UPDATE page_views SET customer_id = ? WHERE customer_id = ?", (existing.id, visitor.id))
             if name is not None or email is not None:
                 tx.execute(
                     "UPDATE customers SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?",

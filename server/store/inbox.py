@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from server.ids import now_ms
-from server.protocol import Notification, NotificationKind, VoucherInfo
+from server.protocol import Notification, NotificationKind, OrderStatus, VoucherInfo
 from server.store import vouchers
 from server.store.db import Database, Tx, record, records
 from server.store.vouchers import VoucherBatch
@@ -148,18 +148,6 @@ FROM notifications n WHERE n.customer_id = ? ORDER BY n.seq DESC LIMIT ?
 """
 
 
-class OrderRecord(msgspec.Struct):
-    """An order as its latest notification told it."""
-
-    order_id: str
-    status: str
-    title: str
-    text: str
-    url: str | None
-    at: int
-
-
-# The latest notification of each order (by its data's order_id): the order's status now.
 _ORDERS = """
 SELECT order_id, status, title, text, url, at FROM (
   SELECT json_extract(data, '$.order_id') AS order_id, json_extract(data, '$.status') AS status, title,
@@ -407,9 +395,10 @@ class InboxStore:
         )
         return added > 0
 
-    async def orders(self, customer_id: str, limit: int) -> list[OrderRecord]:
-        """A customer's most recently updated orders, each with its latest status."""
-        return records(await self.db.fetchall(_ORDERS, (customer_id, limit)), OrderRecord)
+    async def orders(self, customer_id: str, limit: int) -> list[OrderStatus]:
+        """A customer's most recently updated orders, each with its latest status (from the
+        order updates the shop posted)."""
+        return records(await self.db.fetchall(_ORDERS, (customer_id, limit)), OrderStatus)
 
     async def history(self, customer_id: str, limit: int) -> list[HistoryItem]:
         """A customer's latest notifications, newest first, each with the actions recorded on it."""

@@ -81,6 +81,13 @@ class VoucherStore:
         )
         return records(rows, VoucherRecord)
 
+    async def of_customer(self, customer_id: str, limit: int) -> list[VoucherRecord]:
+        """Every voucher a customer was issued (redeemed and expired ones too), the newest first."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE customer_id = ? ORDER BY created_at DESC, code LIMIT ?", (customer_id, limit)
+        )
+        return records(rows, VoucherRecord)
+
     async def redeem(self, code: str, order_id: str) -> tuple[VoucherRecord | None, bool]:
         """(the voucher as it is after this call, whether this call redeemed it); None: no such code."""
         now = now_ms()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from starlette.websockets import WebSocket
 
@@ -47,7 +47,7 @@ class AgentSession(ClientSession):
 
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         super().__init__(websocket, node)
-        self.status = "online"
+        self.status: Literal["online", "away"] = "online"
         self.expires_at = 0
         self._watch: asyncio.Task[None] | None = None
 
@@ -70,6 +70,8 @@ class AgentSession(ClientSession):
 
     async def start(self, hello: Hello) -> None:
         node, me = self.node, self.me
+        if hello.status is not None:
+            self.status = hello.status
         self._watch = asyncio.create_task(self._watch_session(), name="agent-session-watch")
         # Presence first, channels next, state last: whatever changes after the joins arrives
         # as a frame after the welcome, and queue and presence frames always carry full state.
@@ -87,7 +89,7 @@ class AgentSession(ClientSession):
                     max_message_chars=self.settings.max_message_chars,
                     agents_online=online,
                     conversations=conversations,
-                    agent=AgentInfo(id=me.id, name=me.name or "", role=me.role or "agent", status="online"),
+                    agent=AgentInfo(id=me.id, name=me.name or "", role=me.role or "agent", status=self.status),
                 )
             )
         )
@@ -136,7 +138,7 @@ class AgentSession(ClientSession):
     async def on_transfer(self, f: ConversationTransfer) -> None:
         self.ack(
             await self.node.chat.transfer(
-                self.me, client_id=f.client_id, conversation_id=f.conversation_id, agent_id=f.agent_id
+                self.me, client_id=f.client_id, conversation_id=f.conversation_id, agent_id=f.agent_id, note=f.note
             )
         )
 

@@ -20,6 +20,7 @@ from server.protocol import (
     CustomerProfile,
     ErrorCode,
     Hello,
+    MessageSend,
     NotificationTrack,
     Orders,
     OrdersList,
@@ -50,6 +51,9 @@ class WidgetSession(ClientSession):
     def __init__(self, websocket: WebSocket, node: Node) -> None:
         super().__init__(websocket, node)
         self.verified: VerifiedCustomer | None = None
+        # Whether the customer has a record (identified, or a visitor who has written): their
+        # page views are stored at once; a visitor's wait until they write (chat/page_views.py).
+        self.recorded = False
 
     def allowed_origins(self) -> tuple[str, ...]:
         return self.settings.allowed_origins
@@ -83,6 +87,7 @@ class WidgetSession(ClientSession):
         await node.hub.join(self.conn, streams.customer(customer_id))
         await node.hub.join(self.conn, streams.CUSTOMERS)
         conversations = await node.chat.conversations_of(self.me)
+        self.recorded = self.verified is not None or bool(conversations)
         online = await node.presence.anyone_online()
         self.conn.send(
             encode_text(
@@ -128,8 +133,14 @@ class WidgetSession(ClientSession):
             raise Problem(ErrorCode.FORBIDDEN, "log in to choose what the shop sends you")
         stored = await self.node.shop_customers.set_marketing_consent(self.me.id, f.marketing, source="widget")
         self.conn.send(encode_text(Consent(marketing=stored)))
+    async def on_message_send(self, f: MessageSend) -> None:
+        await super().on_message_send(f)
+        if not self.recorded:  # their first message made their record: the pages that led here
+            self.recorded = True
+            await self.node.page_views.recorded(self.me.id)
 
     async def on_page_view(self, f: PageView) -> None:
+        await self.node.page_views.viewed(self.me.id, f.url, f.title, recorded=self.recorded)
         if self.verified:
             await self.node.activity.on_page_view(self.me.id, self.conn.id, f.url)
 

@@ -41,7 +41,7 @@ function Lines({ chat, t, f }) {
       previous = null;
     }
     if (e.kind === "assigned") {
-      const name = e.author_id === e.agent_id ? e.author_name : chat.agentNames.get(e.agent_id);
+      const name = e.agent_name || chat.agentNames.get(e.agent_id);
       out.push(html`<div class="system">${t("joined", { name: name || t("anAgent") })}</div>`);
     } else if (e.kind === "status" && e.status === "closed") {
       out.push(html`<div class="system">${t("closed")}</div>`);

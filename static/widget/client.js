@@ -35,6 +35,7 @@ export class RapportClient {
     identity = null,
     random = Math.random,
     timers = { set: (fn, ms) => setTimeout(fn, ms), clear: (id) => clearTimeout(id) },
+    helloFields = null, // () => extra hello fields at each (re)connect, e.g. an agent's status
   }) {
     this.url = url;
     this.WebSocketImpl = WebSocketImpl;
@@ -43,6 +44,7 @@ export class RapportClient {
     this.identity = identity;
     this.random = random;
     this.timers = timers;
+    this.helloFields = helloFields;
     this.handlers = new Map();
     this.ws = null;
     this.attempt = 0;
@@ -145,6 +147,7 @@ export class RapportClient {
       if (this.identity) hello.identity = this.identity;
       if (this.epoch) hello.epoch = this.epoch;
       if (this.inbox !== null) hello.inbox = this.inbox;
+      if (this.helloFields) Object.assign(hello, this.helloFields());
       ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (message) => {
@@ -191,8 +194,11 @@ export class RapportClient {
         const seen = this.cursors[frame.conversation_id] || 0;
         if (frame.seq <= seen) return; // already applied: a replay overlap
         this.cursors[frame.conversation_id] = frame.seq;
-        if (frame.client_id && this.pending.delete(frame.client_id)) this.emit("acked", frame);
-        this._save();
+        // Only what is kept changed is written (cursors live with the page): not a storage write per event.
+        if (frame.client_id && this.pending.delete(frame.client_id)) {
+          this._save();
+          this.emit("acked", frame);
+        }
         this.emit("event", frame);
         return;
       }

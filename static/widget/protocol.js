@@ -33,3 +33,8 @@ export const ErrorCode = Object.freeze({
   "UNAVAILABLE": "unavailable",
   "INTERNAL": "internal"
 });
+
+// Bounds of client frames the server refuses past (invalid_frame).
+export const Limits = Object.freeze({
+  "RESUME_MAX": 100
+});

@@ -225,6 +225,8 @@ export class ShopperChat {
       if (e.kind === "message") summary.preview = e.text;
     }
     if (e.author_type === "agent" && e.author_name) this.agentNames.set(e.author_id, e.author_name);
+    // An assignment names who takes over (after a transfer, not the agent who handed it over).
+    if (e.kind === "assigned" && e.agent_name) this.agentNames.set(e.agent_id, e.agent_name);
     if (e.client_id) this.sending.delete(e.client_id);
     if (e.kind === "message" && e.author_type === "agent") {
       if (e.conversation_id === this.typing?.conversation_id) this.typing = null;

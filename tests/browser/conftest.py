@@ -14,6 +14,8 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.support.live import ProcessServer, test_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+# Each browser test's screenshots (git-ignored): look at them before calling a screen done.
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import SCREENSHOTS
 from tests.support.live import ADMIN_EMAIL, ADMIN_PASSWORD, ProcessServer
 
 
@@ -30,22 +30,23 @@ def test_shopper_and_agent_chat_through_widget_and_console(browser: Browser, sho
     expect(sent).not_to_have_class("msg customer pending")
 
     # The waiting chat appears live in the console; the agent takes it and answers.
-    queued = agent_page.get_by_test_id("queue-item")
+    agent_page.get_by_test_id("view-waiting").click()
+    queued = agent_page.get_by_test_id("conversation-row")
     expect(queued).to_have_count(1)
     expect(queued).to_contain_text("trail shoes")
     queued.get_by_test_id("take").click()
-    expect(agent_page.get_by_test_id("mine-item")).to_have_count(1)
-    expect(agent_page.get_by_test_id("queue-item")).to_have_count(0)
+    expect(agent_page.get_by_test_id("count-mine")).to_have_text("1")
+    expect(agent_page.get_by_test_id("count-waiting")).to_have_text("0")
     incoming = agent_page.get_by_test_id("transcript-message").filter(has_text="trail shoes")
     expect(incoming).to_have_attribute("data-author", "customer")
     # Customer text is shown as text, never as HTML.
     expect(incoming).to_contain_text("<b>size 42</b>")
 
-    agent_page.get_by_test_id("composer-note").check()
+    agent_page.get_by_test_id("composer-tab-note").click()
     agent_page.get_by_test_id("composer-input").fill("Returning customer, offer free exchange")
     agent_page.get_by_test_id("composer-send").click()
     expect(agent_page.get_by_test_id("transcript-note")).to_contain_text("free exchange")
-    agent_page.get_by_test_id("composer-note").uncheck()
+    expect(agent_page.get_by_test_id("composer")).to_have_attribute("data-mode", "reply")
     agent_page.get_by_test_id("composer-input").fill("They run half a size small: take a 42.5. Free exchanges!")
     agent_page.get_by_test_id("composer-send").click()
 
@@ -58,6 +59,7 @@ def test_shopper_and_agent_chat_through_widget_and_console(browser: Browser, sho
     shop_page.get_by_test_id("rapport-launcher").click()
     expect(shop_page.get_by_test_id("rapport-message")).to_have_count(2)
 
-    shop_page.screenshot(path=str(ARTIFACTS / "widget.png"))
-    agent_page.screenshot(path=str(ARTIFACTS / "console.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shop_page.screenshot(path=str(SCREENSHOTS / "widget.png"))
+    agent_page.screenshot(path=str(SCREENSHOTS / "console.png"))
     assert errors == []
