@@ -34,7 +34,7 @@ def assert_hardened(r: httpx.Response, what: str) -> None:
 async def test_every_kind_of_response_carries_the_security_headers(server: LiveServer) -> None:
     cases = {
         "the console": ("GET", "/console", 200),
-        "a console asset": ("GET", "/console/console.js", 200),
+        "a console asset": ("GET", "/console/app.js", 200),
         "the demo shop page": ("GET", "/", 200),
         "the OpenAPI document": ("GET", "/openapi.json", 200),
         "an API problem (401)": ("GET", "/api/v1/session", 401),

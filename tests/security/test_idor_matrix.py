@@ -197,6 +197,13 @@ async def world(server: LiveServer) -> AsyncIterator[World]:
         segment = await call("POST", "/api/v1/segments", json={
             "name": "SEGMENT-SECRET-NAME", "rules": {"field": "loyalty_points", "op": "gte", "value": 0}})
         objects["segment_id"] = [Obj(segment["id"], set(), ["SEGMENT-SECRET-NAME"])]
+        # Canned replies are the whole team's: every agent and the admin hold them.
+        async with httpx.AsyncClient(base_url=server.base, headers=parties["admin"].headers) as admin:
+            made = await admin.post("/api/v1/canned-replies", json={
+                "title": "REPLY-SECRET-TITLE", "shortcut": "secret", "body": "REPLY-SECRET-BODY"})
+            assert made.status_code == 201, made.text
+        objects["reply_id"] = [Obj(made.json()["id"], {"agent_a", "agent_b", "admin"},
+                                   ["REPLY-SECRET-TITLE", "REPLY-SECRET-BODY"])]
         objects["key_id"] = [Obj(victim_key.id, set(), ["KEY-SECRET-NAME"])]
         objects["agent_id"] = [Obj(ann_id, {"agent_a"}, ["ann@shop.test"]), Obj(bob_id, {"agent_b"}, ["bob@shop.test"])]
         objects["mail_id"] = [Obj(await _a_mail(server, parties, agents["agent_a"]), set(), ["MAIL-SECRET-TEXT"])]
