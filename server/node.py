@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 
-from server import streams
+from server import metrics, streams
 from server.auth.accounts import AgentAccounts
 from server.auth.api_keys import ShopKeys
 from server.auth.identity import VisitorTokens
@@ -85,6 +85,7 @@ class Node:
         self.chat = ChatService(self.db, self._conversations, self._agents, self.broker, settings)
         self.presence = PresenceService(self._agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)
+        self.sampler: metrics.Sampler
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
         # Push services that reach sockets through the hub (LocalDelivery), made with it.
@@ -140,8 +141,15 @@ class Node:
         self.presence.start()
         self.scheduler.start()
         self.collector.start()
+        metrics.WAITING_CONVERSATIONS.set(len(await self.chat.waiting()))
+        self.sampler = metrics.Sampler(
+            {metrics.SEND_QUEUE_FRAMES: self.hub.backlog, metrics.STORE_WRITE_QUEUE: self.db.queued}
+        )
+        self.sampler.start()
 
     async def close(self) -> None:
+        if hasattr(self, "sampler"):  # open() got that far
+            await self.sampler.stop()
         await self.collector.stop()
         await self.scheduler.stop()
         await self.triggers.stop()
@@ -150,6 +158,7 @@ class Node:
         await self.hub.stop()
         await self.broker.close()
         await self.db.close()
+        metrics.process_ended()
 
     @property
     def epoch(self) -> str:

@@ -21,6 +21,7 @@ import queue
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
@@ -29,6 +30,8 @@ from typing import Any, TypeVar
 import aiosqlite
 import msgspec
 import msgspec.inspect
+
+from server import metrics
 
 log = logging.getLogger("rapport.store")
 
@@ -50,6 +53,11 @@ def _migrations() -> list[tuple[int, str, str]]:
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def latest_schema() -> int:
+    """The schema version this release migrates a database to."""
+    return max((version for version, _name, _sql in _migrations()), default=0)
 
 
 def _pragmas(busy_timeout_ms: int) -> list[str]:
@@ -145,6 +153,7 @@ class Database:
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[tuple[bool, Any]] = []
+        began = time.perf_counter()
         try:
             # IMMEDIATE takes the write lock up front: a read-then-write inside a job cannot be
             # invalidated by another process's commit.
@@ -166,8 +175,14 @@ class Database:
                 conn.execute("ROLLBACK")
             log.error("write transaction failed: %s", exc)
             results = [(False, exc)] * len(batch)
+        metrics.STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
+        metrics.STORE_BATCH_SIZE.observe(len(batch))
         for job, (ok, value) in zip(batch, results, strict=True):
             job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
+
+    def queued(self) -> int:
+        """Writes waiting for the writer thread (a sample for the metrics)."""
+        return self._jobs.qsize()
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn(connection)` inside a write transaction; its result once committed.

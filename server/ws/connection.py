@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.chat.access import Actor, may_follow
 from server.hub import Peer
+from server.metrics import FRAMES_OUT
 from server.protocol import CloseCode
 from server.ws.transport import ABORT, SEND_NOW
 
@@ -57,6 +58,7 @@ class Connection(Peer):
     def send(self, frame: str) -> None:
         if self.closed:
             return
+        FRAMES_OUT.inc()
         if self._writer is None and self._send_now is not None and self._send_now(frame):
             return
         frames = self._frames
@@ -69,6 +71,10 @@ class Connection(Peer):
         frames.append(frame)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    @property
+    def backlog(self) -> int:
+        return len(self._frames or ())
 
     async def send_paced(self, frame: str) -> None:
         # Waits for room, re-checking `closed` every second, so a replay to a client that went
