@@ -80,10 +80,9 @@ class WithoutQuery(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            client, method, path, _version, status = args
-            path = path.partition("?")[0]
+            path = args[2].partition("?")[0]
             record.args = (*args[:2], path, *args[3:])
-            record.client, record.method, record.path, record.status = client, method, path, status
+            record.client, record.method, record.path, record.status = args[0], args[1], path, args[4]
         return True
 
 
