@@ -22,6 +22,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+# prometheus-client opens its files in this directory as soon as an instrument is made (below, at
+# import): it must exist by then.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -116,9 +121,10 @@ def prepare_workers(workers: int) -> str | None:
     for the caller to remove when the server stops."""
     path = multiprocess_dir()
     if path is not None:
-        Path(path).mkdir(parents=True, exist_ok=True)
+        mine = f"_{os.getpid()}.db"  # this process's own, open already (it serves with one worker)
         for stale in Path(path).glob("*.db"):
-            stale.unlink()
+            if not stale.name.endswith(mine):
+                stale.unlink()
         return None
     if workers <= 1:
         return None
