@@ -74,15 +74,18 @@ class Formatter(logging.Formatter):
 
 
 class WithoutQuery(logging.Filter):
-    """uvicorn's access lines without the query string of the path (it may carry a token), and
-    with the request's parts as fields of their own."""
+    """uvicorn's lines without the query string of a path (it may carry a token): its access lines,
+    whose parts become fields of their own, and its WebSocket handshake lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            path = args[2].partition("?")[0]
-            record.args = (*args[:2], path, *args[3:])
-            record.client, record.method, record.path, record.status = args[0], args[1], path, args[4]
+        if not isinstance(args, tuple):
+            return True
+        record.args = args = tuple(
+            a.partition("?")[0] if isinstance(a, str) and a.startswith("/") else a for a in args
+        )
+        if record.name == "uvicorn.access" and len(args) == 5:
+            record.client, record.method, record.path, record.status = args[0], args[1], args[2], args[4]
         return True
 
 
@@ -118,7 +121,7 @@ def uvicorn_config(settings: Settings) -> dict[str, Any]:
         "root": {"handlers": ["rapport"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
-            "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.error": {"handlers": [], "level": level, "propagate": True, "filters": ["without_query"]},
             "uvicorn.access": {"handlers": [], "level": level, "propagate": True, "filters": ["without_query"]},
         },
     }
