@@ -151,7 +151,7 @@ async def check_redis(settings: Settings, report: Report) -> None:
         await asyncio.wait_for(client.ping(), TIMEOUT * 2)
     except (RedisError, OSError, TimeoutError) as exc:
         why = str(exc) or type(exc).__name__
-        report.problem("redis", f"cannot reach Redis at {shown}: {why}")
+        report.problem("redis", f"cannot reach Redis at {shown}: {why} (is Redis running there? is REDIS_URL right?)")
         return
     finally:
         await client.aclose()
