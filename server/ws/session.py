@@ -156,21 +156,23 @@ class ClientSession(abc.ABC):
             pass
         finally:
             gauge.dec()
-            followed = self.conn.channels | set(self.conn.cursors)
-            conversations = sorted(filter(None, map(streams.conversation_of, followed)))
+            # Read before leaving: which conversations it followed (only if the line is logged).
+            logged = log.isEnabledFor(logging.INFO)
+            followed = self.conn.channels | set(self.conn.cursors) if logged else set()
             await self.node.hub.leave_all(self.conn)
             await self.finish()
             await self.conn.stop()
-            log.info(
-                "%s connection closed",
-                self.role,
-                extra={
-                    "role": self.role,
-                    "code": self.conn.close_code or self.client_close,
-                    "seconds": round(time.monotonic() - opened, 3),
-                    "conversation_ids": conversations,
-                },
-            )
+            if logged:
+                log.info(
+                    "%s connection closed",
+                    self.role,
+                    extra={
+                        "role": self.role,
+                        "code": self.conn.close_code or self.client_close,
+                        "seconds": round(time.monotonic() - opened, 3),
+                        "conversation_ids": sorted(filter(None, map(streams.conversation_of, followed))),
+                    },
+                )
 
     async def _hello(self) -> Hello:
         try:
