@@ -96,6 +96,12 @@ STORE_WRITE_SECONDS = Histogram(
 MAIL_QUEUE = Gauge("rapport_mail_queue", "E-mails waiting to be sent", multiprocess_mode="mostrecent")
 
 
+def observe_write_batch(writes: int, seconds: float) -> None:
+    """The store's writer thread committed `writes` writes in one transaction of `seconds`."""
+    STORE_BATCH_SIZE.observe(writes)
+    STORE_WRITE_SECONDS.observe(seconds)
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_DIR) or None
 

@@ -55,7 +55,7 @@ class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.process_id = new_id("p")
-        self.db = Database(settings.database_path)
+        self.db = Database(settings.database_path, observe=metrics.observe_write_batch)
         self.broker: Broker = create_broker(settings.redis_url)
         # Stores are the services' alone: endpoints reach services (tests/unit/test_layers.py).
         self._conversations = ConversationStore(self.db)

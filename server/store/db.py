@@ -31,8 +31,6 @@ import aiosqlite
 import msgspec
 import msgspec.inspect
 
-from server import metrics
-
 log = logging.getLogger("rapport.store")
 
 Row = sqlite3.Row
@@ -84,10 +82,15 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+# Told of every write transaction on the writer thread: how many writes it held, how long it took.
+BatchObserver = Callable[[int, float], None]
+
+
 class Database:
-    def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 5000, observe: BatchObserver | None = None) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
+        self._observe = observe
         self._reader: aiosqlite.Connection | None = None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -175,8 +178,8 @@ class Database:
                 conn.execute("ROLLBACK")
             log.error("write transaction failed: %s", exc)
             results = [(False, exc)] * len(batch)
-        metrics.STORE_WRITE_SECONDS.observe(time.perf_counter() - began)
-        metrics.STORE_BATCH_SIZE.observe(len(batch))
+        if self._observe is not None:
+            self._observe(len(batch), time.perf_counter() - began)
         for job, (ok, value) in zip(batch, results, strict=True):
             job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
 
