@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.settings import Settings
 from tests.support.client import WsClient
 from tests.support.live import LiveServer, ProcessServer, test_settings
-from tests.support.redis_server import RedisServer, _listening_inodes, _socket_inodes
+from tests.support.redis_server import RedisServer, _listening_inodes, _socket_inodes, free_port
 from tests.support.shop import Shop, browser
 
 TOKEN = "metrics-token-0123456789"
@@ -187,3 +187,20 @@ async def test_metrics_add_up_every_worker(two_workers: ProcessServer) -> None:
         for name in ("rapport_messages_stored_total", "rapport_broadcast_deliveries_total",
                      "rapport_frames_received_total"):
             assert value(other, name) == value(after, name), name
+
+
+async def test_metrics_on_a_port_of_their_own(settings: Settings) -> None:
+    metrics_port = free_port()
+    server = ProcessServer(msgspec.structs.replace(settings, metrics_token=None, metrics_port=metrics_port))
+    await asyncio.to_thread(server.start)
+    try:
+        shopper = await server.customer()
+        await shopper.send_message("Hello from the other port")
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{server.base}/metrics")).status_code == 404  # not on the main port
+        samples = await scrape(f"http://127.0.0.1:{metrics_port}", token=None)
+        assert value(samples, "rapport_messages_stored_total") == 1
+        assert value(samples, "rapport_connections", kind="customer") == 1
+        await shopper.close()
+    finally:
+        await asyncio.to_thread(server.stop)
