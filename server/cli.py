@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     base = demo.base_url(host, port)
     asyncio.run(demo.remember(settings, base))
     for what, url in demo.pages(settings.public_url or base, settings):
-        log.info("open the %s: %s", what, url, extra={"url": url})
+        log.info("open the %s: %s", what, url)
     try:
         uvicorn.run(
             "server.app:create_app",
