@@ -58,8 +58,8 @@ class Connection(Peer):
     def send(self, frame: str) -> None:
         if self.closed:
             return
-        FRAMES_OUT.inc()
         if self._writer is None and self._send_now is not None and self._send_now(frame):
+            FRAMES_OUT.inc()
             return
         frames = self._frames
         if frames is None:
@@ -69,6 +69,7 @@ class Connection(Peer):
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your cursors")
             return
         frames.append(frame)
+        FRAMES_OUT.inc()  # queued: it goes out unless the connection closes first
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
