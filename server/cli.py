@@ -102,12 +102,20 @@ async def _migrate() -> int:
     return 0
 
 
-async def _agent_add(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    password = args.password or os.environ.get("RAPPORT_AGENT_PASSWORD") or getpass.getpass("password: ")
+def _password(args: argparse.Namespace, prompt: str) -> str | None:
+    """--password, $RAPPORT_AGENT_PASSWORD or a prompt; None (said why) if the rules refuse it."""
+    password: str = args.password or os.environ.get("RAPPORT_AGENT_PASSWORD") or getpass.getpass(prompt)
     why = weakness(password, email=args.email)
     if why:
         print(f"rapport: {why}", file=sys.stderr)
+        return None
+    return password
+
+
+async def _agent_add(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    password = _password(args, "password: ")
+    if password is None:
         return 2
     db = Database(settings.database_path)
     await db.open()
@@ -133,10 +141,8 @@ async def _agent_password(args: argparse.Namespace) -> int:
     """For someone locked out (a forgotten password, or a stranger's guesses exhausting the
     account's login limit on a new device): a new password, and every session of theirs ends."""
     settings = Settings.from_env()
-    password = args.password or os.environ.get("RAPPORT_AGENT_PASSWORD") or getpass.getpass("new password: ")
-    why = weakness(password, email=args.email)
-    if why:
-        print(f"rapport: {why}", file=sys.stderr)
+    password = _password(args, "new password: ")
+    if password is None:
         return 2
     db = Database(settings.database_path)
     await db.open()

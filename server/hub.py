@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from server import streams
+from server.background import Background
 from server.broker import Broker
 from server.protocol import CloseCode
 from server.settings import Settings
@@ -136,7 +137,7 @@ class Hub:
         self._members: dict[str, set[Peer]] = {}
         self._listeners: dict[str, Callable[[str], None]] = {}
         self._reconnect_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "hub task")
         self._checker: asyncio.Task[None] | None = None
         broker.set_handlers(self._on_message, self._on_reconnect)
 
@@ -146,12 +147,11 @@ class Hub:
         self._checker = asyncio.create_task(self._position_check_loop(), name="hub-position-check")
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *([self._checker] if self._checker else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        if self._checker is not None:
+            self._checker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await self._checker
+        await self._tasks.stop()
 
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """A service (not a socket) wants this channel's ephemeral frames, e.g. campaign hints."""
@@ -246,7 +246,7 @@ class Hub:
             cursor = peer.cursors[channel] = Cursor(covered)
             peer.send(frame)
             if last > covered or cursor.again:
-                self._spawn(self._catch_up(peer, channel))
+                self._tasks.spawn(self._catch_up(peer, channel))
             return
         existing = peer.cursors.get(channel)
         if existing is None:
@@ -288,14 +288,14 @@ class Hub:
             self._deliver_item(channel, members, int(seq_text), private_text == "1", frame)
         elif kind in ("g", "r"):
             for peer in list(members):
-                self._spawn(self._regrant(peer, kind == "g", arg, frame))
+                self._tasks.spawn(self._regrant(peer, kind == "g", arg, frame))
         elif kind == "a":
             # Who may read the conversation changed (assigned, transferred): followers who no
             # longer may, leave it now, whichever process they are on (an agent who looked at it
             # while it waited must not go on receiving its messages and notes).
             for peer in list(members):
                 if not peer.keeps_access(frame):
-                    self._spawn(self._regrant(peer, False, streams.conversation_of(channel) or "", frame))
+                    self._tasks.spawn(self._regrant(peer, False, streams.conversation_of(channel) or "", frame))
         elif kind == "x":
             for peer in list(members):
                 if arg == "*" or (peer.session is not None and peer.session == arg):
@@ -314,7 +314,7 @@ class Hub:
                 if peer.sees_private or not private:
                     peer.send(frame)
             elif seq > cursor.seq:
-                self._spawn(self._catch_up(peer, channel))
+                self._tasks.spawn(self._catch_up(peer, channel))
 
     async def _regrant(self, peer: Peer, grant: bool, conversation_id: str, frame: str) -> None:
         if peer.closed:
@@ -357,16 +357,6 @@ class Hub:
         finally:
             cursor.syncing = False
 
-    def _spawn(self, coro: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("hub task failed", exc_info=task.exception())
-
     # -------------------------------------------------------------- recovery
 
     def on_reconnect(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -397,7 +387,7 @@ class Hub:
                     for peer in list(self._members.get(channel, ())):
                         cursor = peer.cursors.get(channel)
                         if cursor is not None and cursor.seq < last.get(stream_id, 0):
-                            self._spawn(self._catch_up(peer, channel))
+                            self._tasks.spawn(self._catch_up(peer, channel))
 
     async def _position_check_loop(self) -> None:
         while True:

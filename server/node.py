@@ -21,6 +21,7 @@ from server.chat.visitors import Visitors
 from server.collector import Collector
 from server.hub import Hub
 from server.ids import new_id
+from server.mail.channel import MailChannel
 from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignService
 from server.push.customers import CustomerService
@@ -86,6 +87,8 @@ class Node:
         self.presence = PresenceService(self._agents, self.broker, settings, self.process_id)
         self.collector = Collector(settings.gc_full_interval)
         self.sampler: metrics.Sampler
+        # E-mail: its stores are its own; endpoints reach its services (node.mail.*).
+        self.mail = MailChannel(self.db, settings, self.process_id)
         # Set in open(): they need the store (epoch, generated secrets).
         self.hub: Hub
         # Push services that reach sockets through the hub (LocalDelivery), made with it.
@@ -103,6 +106,15 @@ class Node:
         self.shop_secret = ""
 
     async def open(self) -> None:
+        try:
+            await self._open()
+        except BaseException:
+            # A start that fails half-way (a refused setting, a store that cannot open) must not
+            # leave the store's threads behind: the process would never exit.
+            await self._close(quietly=True)
+            raise
+
+    async def _open(self) -> None:
         await self.db.open()
         secret_keys = await self._secret_list("secret_key", self.settings.secret_key)
         self.shop_secret = (await self._secret_list("shop_secret", self.settings.shop_secret))[0]
@@ -133,6 +145,15 @@ class Node:
         self.hub.on_reconnect(self.broadcast.catch_up)
         self.scheduler.add("campaigns", self.campaigns.start_due)
         self.scheduler.add("reminders", self.reminders.fire_due)
+        self.mail.open(
+            secret_keys,
+            chat=self.chat,
+            campaigns=self.campaigns,
+            broadcast=self.broadcast,
+            segments=self.segments,
+            local=self.hub,
+            scheduler=self.scheduler,
+        )
         await self.broker.connect()
         await self.hub.listen(streams.AGENTS, self.presence.heard)
         await self.hub.listen(streams.CAMPAIGNS, self.broadcast.heard)
@@ -140,6 +161,7 @@ class Node:
         self.hub.start()
         self.presence.start()
         self.scheduler.start()
+        await self.mail.start()
         self.collector.start()
         metrics.WAITING_CONVERSATIONS.set(len(await self.chat.waiting()))
         self.sampler = metrics.Sampler(
@@ -147,17 +169,36 @@ class Node:
         )
         self.sampler.start()
 
+    # What close() stops, in order: (attribute, method).
+    _CLOSING = (
+        ("sampler", "stop"),
+        ("collector", "stop"),
+        ("scheduler", "stop"),
+        ("mail", "stop"),
+        ("triggers", "stop"),
+        ("broadcast", "stop"),
+        ("presence", "stop"),
+        ("hub", "stop"),
+        ("broker", "close"),
+        ("db", "close"),
+    )
+
     async def close(self) -> None:
-        if hasattr(self, "sampler"):  # open() got that far
-            await self.sampler.stop()
-        await self.collector.stop()
-        await self.scheduler.stop()
-        await self.triggers.stop()
-        await self.broadcast.stop()
-        await self.presence.stop()
-        await self.hub.stop()
-        await self.broker.close()
-        await self.db.close()
+        await self._close(quietly=False)
+
+    async def _close(self, *, quietly: bool) -> None:
+        """Stop every part in order; `quietly` after a failed start, when some were never made."""
+        for attribute, method in self._CLOSING:
+            part = getattr(self, attribute, None)
+            if part is None:
+                continue
+            if not quietly:
+                await getattr(part, method)()
+                continue
+            try:
+                await getattr(part, method)()
+            except Exception:
+                log.exception("stopping %s after a failed start", attribute)
         metrics.process_ended()
 
     @property

@@ -389,9 +389,14 @@ def decode_client_frame(raw: str | bytes) -> ClientFrame:
         frame: ClientFrame = _client_decoder.decode(raw)
         return frame
     except msgspec.ValidationError as exc:
-        return _refuse(raw, str(exc))
+        try:
+            return _refuse(raw, str(exc))
+        except RecursionError:  # the generic decode of a frame nested thousands deep
+            return _raise(ErrorCode.INVALID_FRAME, "frame is nested too deeply")
     except msgspec.DecodeError:
         return _raise(ErrorCode.BAD_JSON, "frame is not valid JSON")
+    except RecursionError:
+        return _raise(ErrorCode.INVALID_FRAME, "frame is nested too deeply")
 
 
 def _refuse(raw: str | bytes, detail: str) -> ClientFrame:

@@ -66,6 +66,30 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     new_conversations_per_minute: Count = 300
     visitor_connects_per_minute: Count = 120
     rate_limit_pause: Seconds = 10.0
+    smtp_url: str | None = None
+    smtp_timeout: Seconds = 10.0
+    smtp_connections: Count = 4
+    mail_outbox: str = "mail-outbox"
+    mail_from: str = "shop@example.com"
+    mail_from_name: str = "Our shop"
+    mail_shop_name: str = "Our shop"
+    mail_logo_url: str | None = None
+    mail_colour: Annotated[str, msgspec.Meta(pattern=r"^#[0-9A-Fa-f]{6}$")] = "#2f6fde"
+    mail_chat_url: str | None = None
+    mail_reply_domain: str | None = None
+    mail_reply_token_max_age: Count = 90 * 86_400
+    mail_inbound: bool = False
+    mail_inbound_host: str = "0.0.0.0"  # noqa: S104 - an SMTP listener for the world, when turned on
+    mail_inbound_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 2525
+    mail_inbound_secret: str | None = None
+    mail_max_attempts: Count = 8
+    mail_retry_base: Seconds = 30.0
+    mail_poll_interval: Seconds = 1.0
+    mail_offline_reply_delay: Seconds = 300.0
+    mail_reply_batch_window: Seconds = 60.0
+    mail_agent_alert_delay: Seconds = 300.0
+    mail_order_unseen_delay: Seconds = 1800.0
+    mail_reminder_unseen_delay: Seconds = 8 * 3600.0
     log_level: str = "info"
     log_format: Literal["json", "text"] = "json"
     host: str = "127.0.0.1"
@@ -222,6 +246,79 @@ DOCS: dict[str, tuple[str, str]] = {
     "rate_limit_pause": (
         "RAPPORT_RATE_LIMIT_PAUSE",
         "Seconds a client closed for sending too fast (4002) is refused when it reconnects.",
+    ),
+    "smtp_url": (
+        "SMTP_URL",
+        "Send mail through this SMTP server: `smtp://user:password@host:587` (STARTTLS when the server offers"
+        " it; `?starttls=require` insists) or `smtps://user:password@host:465` (implicit TLS). Unset: every mail is"
+        " written to the outbox folder instead.",
+    ),
+    "smtp_timeout": ("RAPPORT_SMTP_TIMEOUT", "Seconds an SMTP connection, command or message may take."),
+    "smtp_connections": (
+        "RAPPORT_SMTP_CONNECTIONS",
+        "SMTP connections one process sends over at once (each kept open between mails).",
+    ),
+    "mail_outbox": (
+        "RAPPORT_MAIL_OUTBOX",
+        "Folder the mail goes to, one readable `.eml` file per message, while `SMTP_URL` is unset.",
+    ),
+    "mail_from": ("RAPPORT_MAIL_FROM", "The sender address of every mail."),
+    "mail_from_name": ("RAPPORT_MAIL_FROM_NAME", "The sender name of every mail."),
+    "mail_shop_name": ("RAPPORT_MAIL_SHOP_NAME", "The shop's name, in the mails' text and footer."),
+    "mail_logo_url": ("RAPPORT_MAIL_LOGO_URL", "An https URL of the shop's logo, at the top of HTML mails."),
+    "mail_colour": ("RAPPORT_MAIL_COLOUR", "The shop's colour in HTML mails (`#rrggbb`)."),
+    "mail_chat_url": (
+        "RAPPORT_MAIL_CHAT_URL",
+        "A page of the shop with the widget on it: mails link there to open the chat again"
+        " (`#rapport-chat=<conversation>`). Unset: the public URL.",
+    ),
+    "mail_reply_domain": (
+        "RAPPORT_MAIL_REPLY_DOMAIN",
+        "Domain of the reply addresses (`reply+<signed token>@domain`) whose mail reaches Rapport (its listener or"
+        " the inbound endpoint). Unset: mails carry no reply address and customers' answers go to the sender.",
+    ),
+    "mail_reply_token_max_age": (
+        "RAPPORT_MAIL_REPLY_TOKEN_MAX_AGE",
+        "Seconds a reply address stays valid; a reply to an older mail is refused.",
+    ),
+    "mail_inbound": ("RAPPORT_MAIL_INBOUND", "Run the SMTP listener that receives customers' replies."),
+    "mail_inbound_host": ("RAPPORT_MAIL_INBOUND_HOST", "Address the SMTP listener binds."),
+    "mail_inbound_port": ("RAPPORT_MAIL_INBOUND_PORT", "Port of the SMTP listener."),
+    "mail_inbound_secret": (
+        "RAPPORT_MAIL_INBOUND_SECRET",
+        "When set, the HTTP inbound endpoint wants it as the password of HTTP Basic auth or as `?key=`"
+        " (mail providers post to a URL that can carry either).",
+    ),
+    "mail_max_attempts": (
+        "RAPPORT_MAIL_MAX_ATTEMPTS",
+        "Tries of one mail before it is set aside as a dead letter (admins see and retry them).",
+    ),
+    "mail_retry_base": (
+        "RAPPORT_MAIL_RETRY_BASE",
+        "Seconds before the first retry of a mail that failed; each further retry waits twice as long (at most an"
+        " hour), with jitter.",
+    ),
+    "mail_poll_interval": ("RAPPORT_MAIL_POLL_INTERVAL", "Seconds between looks for mail due in the queue."),
+    "mail_offline_reply_delay": (
+        "RAPPORT_MAIL_OFFLINE_REPLY_DELAY",
+        "Seconds a customer must have been off the site before agents' unread replies go to them by e-mail.",
+    ),
+    "mail_reply_batch_window": (
+        "RAPPORT_MAIL_REPLY_BATCH_WINDOW",
+        "Seconds without a new agent reply before the unread replies are mailed, together in one mail.",
+    ),
+    "mail_agent_alert_delay": (
+        "RAPPORT_MAIL_AGENT_ALERT_DELAY",
+        "Seconds a customer's message may wait unanswered, with no agent online, before agents are e-mailed.",
+    ),
+    "mail_order_unseen_delay": (
+        "RAPPORT_MAIL_ORDER_UNSEEN_DELAY",
+        "Seconds an order update may stay unseen in the widget before it goes by e-mail.",
+    ),
+    "mail_reminder_unseen_delay": (
+        "RAPPORT_MAIL_REMINDER_UNSEEN_DELAY",
+        "Seconds after a dated reminder (a birthday) fired before it goes by e-mail to a customer who was not on"
+        " the site since.",
     ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
     "log_format": (

@@ -14,6 +14,7 @@ from server.api import (
     events,
     health,
     keys,
+    mail,
     openapi,
     orders,
     reminders,
@@ -37,6 +38,7 @@ RESOURCES: tuple[Resource, ...] = (
     campaigns.resource,
     vouchers.resource,
     reminders.resource,
+    mail.resource,
 )
 
 

@@ -21,6 +21,13 @@ MIN_LENGTH = 12
 MAX_LENGTH = 1000
 
 
+# Characters in order, forwards and backwards, that people take for a password (NIST SP 800-63B
+# names "sequential characters"): a password that is one stretch of any of these is refused.
+_ORDERS = ("0123456789" * 4, "abcdefghijklmnopqrstuvwxyz" * 2, "qwertyuiopasdfghjklzxcvbnm" * 2, "qwertzuiop" * 3,
+           "azertyuiop" * 3, "1qaz2wsx3edc4rfv5tgb6yhn7ujm" * 2)
+_RUNS = (*_ORDERS, *(order[::-1] for order in _ORDERS))
+
+
 @functools.cache
 def _common() -> frozenset[str]:
     text = resources.files("server.auth").joinpath("common_passwords.txt").read_text(encoding="utf-8")
@@ -42,6 +49,8 @@ def weakness(password: str, *, email: str = "") -> str | None:
         return "this password is among the most common ones; choose another"
     if len(set(lowered)) < 4:
         return "a password needs more than a few different characters"
+    if any(lowered in run for run in _RUNS):
+        return "a password must not be a run of keys or digits in order (like 123456789012 or qwertyuiop)"
     local = email.lower().partition("@")[0]
     if len(local) >= 4 and local in lowered:
         return "a password must not contain the e-mail address"

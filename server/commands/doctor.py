@@ -25,7 +25,7 @@ from server.settings import DOCS, Settings, SettingsError
 from server.store.db import latest_schema
 
 TIMEOUT = 3.0
-# Variables read beside the table of settings: uvicorn's, the platform's, the mail sender's.
+# RAPPORT_* variables read beside the table of settings (by the command line and scripts/venv).
 KNOWN_ELSEWHERE = {"RAPPORT_AGENT_PASSWORD", "RAPPORT_VENV"}
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -225,7 +225,7 @@ async def run(env: Mapping[str, str] | None = None) -> int:
     if settings is not None:
         check_database(settings, report)
         await check_redis(settings, report)
-        await asyncio.to_thread(check_smtp, env.get("SMTP_URL") or None, report)
+        await asyncio.to_thread(check_smtp, settings.smtp_url, report)
         check_origins(settings, report)
     if report.problems:
         print(f"{report.problems} problem(s) found")

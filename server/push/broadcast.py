@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
 
 from server import metrics
+from server.background import Background
 from server.errors import Problem
 from server.hub import LocalDelivery
 from server.ids import now_ms
@@ -72,14 +72,13 @@ class Broadcaster:
         self._settings = settings
         self._active: dict[str, CampaignOut] = {}
         self._unusable: set[str] = set()  # campaigns whose audience was found unusable (warned once)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "campaign task")
 
     async def start(self) -> None:
         await self.reload_all()
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        await self._tasks.stop()
 
     def running(self) -> list[CampaignOut]:
         """The active, unexpired campaigns, broadcasts and triggered ones alike."""
@@ -95,7 +94,7 @@ class Broadcaster:
         except (msgspec.DecodeError, msgspec.ValidationError):
             log.error("malformed campaign hint %r", frame[:200])
             return
-        self._spawn(self._after_hint(hint.campaign))
+        self._tasks.spawn(self._after_hint(hint.campaign))
 
     async def _after_hint(self, campaign_id: str) -> None:
         heard = time.perf_counter()
@@ -232,12 +231,3 @@ class Broadcaster:
                 log.warning("campaign %s has no usable audience: %s", campaign.id, exc.message)
             return None
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("campaign task failed", exc_info=task.exception())

@@ -81,6 +81,9 @@ class CampaignIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     voucher: VoucherSpec | None = None
     trigger: Trigger | None = None
     expires_at: dt.datetime | None = None
+    # The e-mail fallback: at this time, customers in the audience who consent and did not see
+    # it live get it by e-mail (mail/fallback.py).
+    email_after: dt.datetime | None = None
 
 
 class CampaignOut(msgspec.Struct):
@@ -98,6 +101,7 @@ class CampaignOut(msgspec.Struct):
     started_at: int | None
     expires_at: int | None
     created_at: int
+    email_after: int | None = None
 
 
 class SendIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -174,6 +178,7 @@ def campaign_out(campaign: CampaignRecord) -> CampaignOut:
         started_at=campaign.started_at,
         expires_at=campaign.expires_at,
         created_at=campaign.created_at,
+        email_after=campaign.email_after,
     )
 
 
@@ -319,6 +324,9 @@ class CampaignService:
         expires = _ms(body.expires_at)
         if expires is not None and expires <= now_ms():
             raise Problem(ErrorCode.INVALID_REQUEST, "expires_at is in the past")
+        email_after = _ms(body.email_after)
+        if email_after is not None and expires is not None and email_after >= expires:
+            raise Problem(ErrorCode.INVALID_REQUEST, "email_after must come before expires_at")
 
     @staticmethod
     def _fields(body: CampaignIn) -> CampaignFields:
@@ -332,4 +340,5 @@ class CampaignService:
             voucher=encode(body.voucher).decode() if body.voucher else None,
             trigger=encode(body.trigger).decode() if body.trigger else None,
             expires_at=_ms(body.expires_at),
+            email_after=_ms(body.email_after),
         )

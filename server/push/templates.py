@@ -9,6 +9,7 @@ campaign that passed the check does not fail half-way through its audience.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import datetime as dt
 import functools
@@ -16,10 +17,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
+from jinja2 import Environment, StrictUndefined, Template, TemplateError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateRuntimeError
 from jinja2.filters import FILTERS
-from jinja2.runtime import LoopContext, Macro
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
@@ -34,10 +36,12 @@ MAX_OUTPUT = 4000
 # writes and the server runs once per recipient: without bounds, two nested loops froze every
 # socket for seconds and `"a" * 10**8` took 100 MB. Loop steps, calls and operators each count
 # one step; the clock is read every few steps; anything that would build a string, list or
-# number bigger than the raw-output bound is refused before it is built.
+# number bigger than the raw-output bound is refused before it is built, and all the text one
+# render builds together is bounded too (MAX_BUILT).
 MAX_STEPS = 20_000
 MAX_SECONDS = 0.05
 MAX_RAW_OUTPUT = 65_536
+MAX_BUILT = 262_144
 _MAX_INT_BITS = 4_096
 _MAX_RANGE = 10_000
 
@@ -47,10 +51,11 @@ class TemplateTooCostly(TemplateRuntimeError):
 
 
 class _Budget:
-    __slots__ = ("deadline", "steps")
+    __slots__ = ("built", "deadline", "steps")
 
     def __init__(self) -> None:
         self.steps = 0
+        self.built = 0
         self.deadline = time.monotonic() + MAX_SECONDS
 
     def tick(self) -> None:
@@ -79,8 +84,42 @@ def _size(value: Any) -> int:
 
 
 def _bounded(result_size: int, what: str) -> None:
+    """Refuse a result bigger than MAX_RAW_OUTPUT before it is built; count it against the
+    render's MAX_BUILT."""
     if result_size > MAX_RAW_OUTPUT:
         raise TemplateTooCostly(f"{what} would be longer than {MAX_RAW_OUTPUT}")
+    budget = _budget.get()
+    if budget is not None:
+        budget.built += result_size
+        if budget.built > MAX_BUILT:
+            raise TemplateTooCostly(f"builds more than {MAX_BUILT} characters in all")
+
+
+def _text_size(value: Any) -> int:
+    """How long `str(value)` would be, roughly, found without building it (a list holding the same
+    long string a thousand times is short to hold and huge to print); refused past the bound."""
+    if isinstance(value, str):
+        size = len(value)
+    elif isinstance(value, int | float | bool) or value is None:
+        size = 24
+    elif isinstance(value, list | tuple | set | frozenset | dict):
+        size = 2
+        for item in value.items() if isinstance(value, dict) else value:
+            _tick()
+            size += 2 + _text_size(item)
+            if size > MAX_RAW_OUTPUT:
+                break
+    else:
+        size = 64
+    if size > MAX_RAW_OUTPUT:
+        raise TemplateTooCostly(f"a value that would print longer than {MAX_RAW_OUTPUT}")
+    return size
+
+
+def _printed(value: Any) -> Any:
+    """Jinja's `finalize`: every `{{ ... }}` passes here before it is turned into text."""
+    _bounded(_text_size(value), "output")
+    return value
 
 
 def _counted(items: Iterable[Any]) -> Iterator[Any]:
@@ -97,17 +136,56 @@ def _range(*args: int) -> Iterator[int]:
 
 
 def _concat(parts: list[Any]) -> str:
-    texts = [str(p) for p in parts]
-    _bounded(sum(map(len, texts)), "joined text")
-    return "".join(texts)
+    _bounded(sum(_text_size(p) for p in parts), "joined text")
+    return "".join(str(p) for p in parts)
 
 
 def _join(value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
     if attribute is not None:
         raise SecurityError("join by attribute is not available in templates")
-    items = [str(v) for v in _counted(value)]
-    _bounded(sum(map(len, items)) + len(str(d)) * max(0, len(items) - 1), "joined text")
-    return str(d).join(items)
+    items = list(_counted(value))
+    sep = str(d)
+    _bounded(sum(_text_size(v) for v in items) + len(sep) * max(0, len(items) - 1), "joined text")
+    return sep.join(str(v) for v in items)
+
+
+def _sum(value: Iterable[Any], attribute: Any = None, start: Any = 0) -> Any:
+    """Numbers only: adding lists one to another is quadratic and not for templates."""
+    if attribute is not None:
+        raise SecurityError("sum by attribute is not available in templates")
+    total = start
+    for item in _counted(value):
+        if isinstance(item, bool) or not isinstance(item, int | float) or not isinstance(total, int | float):
+            raise SecurityError("sum adds numbers only")
+        total += item
+    return total
+
+
+def _guarded(f: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter whose arguments are first checked to print within the bound (most filters turn
+    their value into text, all at once, in C)."""
+
+    @functools.wraps(f)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        for arg in (*args, *kwargs.values()):
+            if not _is_context(arg):
+                _text_size(arg)
+        return f(*args, **kwargs)
+
+    return guarded
+
+
+def _is_context(value: Any) -> bool:
+    # Filters marked to receive the environment or context get it as their first argument.
+    return isinstance(value, Environment | Context | EvalContext)
+
+
+def _keep_pass_arg(f: Callable[..., Any]) -> Callable[..., Any]:
+    guarded = _guarded(f)
+    marker = getattr(f, "jinja_pass_arg", None)
+    if marker is not None:
+        guarded.jinja_pass_arg = marker  # type: ignore[attr-defined]
+    return guarded
 
 
 def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
@@ -122,14 +200,14 @@ def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
 # Filters whose output is no bigger than their input (or bounded above); the others (center,
 # indent, format, wordwrap, lipsum...) can be asked for gigabytes by their arguments.
 _FILTERS: dict[str, Callable[..., Any]] = {
-    name: FILTERS[name]
+    name: _keep_pass_arg(FILTERS[name])
     for name in (
         "abs", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "int",
         "items", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "reverse",
-        "round", "select", "selectattr", "sort", "string", "striptags", "sum", "title", "tojson", "trim",
+        "round", "select", "selectattr", "sort", "string", "striptags", "title", "tojson", "trim",
         "truncate", "unique", "upper", "urlencode", "wordcount",
     )
-} | {"join": _join, "replace": _replace, "_rapport_concat": _concat, "_rapport_counted": _counted}
+} | {"join": _join, "replace": _replace, "sum": _sum, "_rapport_concat": _concat, "_rapport_counted": _counted}
 
 # Methods a template may call on its values: reading ones, whose result is no bigger than the value.
 _METHODS = frozenset(
@@ -152,7 +230,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise TemplateTooCostly("power too large")
         elif operator == "*":
             for seq, n in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                if isinstance(seq, list | tuple):
+                    raise SecurityError("repeating lists is not available in templates")
+                if isinstance(seq, str) and isinstance(n, int):
                     _bounded(len(seq) * max(n, 0), "repeated text")
             if isinstance(left, int) and isinstance(right, int) and (_size(left) + _size(right)) * 8 > _MAX_INT_BITS:
                 raise TemplateTooCostly("number too large")
@@ -174,7 +254,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 
 # autoescape off: the output is text, rendered by the widget with textContent, never as HTML.
-_env = _Sandbox(undefined=StrictUndefined, autoescape=False)
+_env = _Sandbox(undefined=StrictUndefined, autoescape=False, finalize=_printed)
 _env.filters = _FILTERS
 _env.globals = {"range": _range, "dict": dict}
 
@@ -218,6 +298,11 @@ def _sample() -> dict[str, Any]:
     }
 
 
+# One thread for every check: a volley of costly templates queues there instead of taking a
+# core each (and the GIL from the event loop in turn).
+_checks = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-check")
+
+
 async def check(
     source: str,
     *,
@@ -235,15 +320,17 @@ async def check(
 
     Runs in a worker thread: even a bounded render must not hold the event loop.
     """
-    await asyncio.to_thread(_check, source, field, with_voucher, allowed, allowed_note)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_checks, _check, source, field, with_voucher, allowed, allowed_note)
 
 
 def _check(source: str, field: str, with_voucher: bool, allowed: frozenset[str], allowed_note: str) -> None:
     try:
         parsed = _env.parse(source)
+        names = meta.find_undeclared_variables(parsed)  # compiles it: an unknown filter is found here
     except TemplateError as exc:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template syntax error: {exc}") from None
-    names = meta.find_undeclared_variables(parsed)
+        why = getattr(exc, "message", None) or exc  # the message alone, not Jinja's source excerpt
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template syntax error: {why}") from None
     unknown = names - allowed
     if unknown:
         raise Problem(
@@ -287,6 +374,8 @@ def render(source: str, context: dict[str, Any], *, field: str) -> str:
         raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template too costly: recursion too deep") from None
     except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {exc}") from None
+    except Exception as exc:  # whatever else a template does wrong is the template's fault, not a 500
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {type(exc).__name__}: {exc}") from None
     finally:
         _budget.reset(token)
     return "".join(pieces).strip()[:MAX_OUTPUT]

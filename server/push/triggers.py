@@ -11,9 +11,8 @@ import asyncio
 import fnmatch
 import logging
 import uuid
-from collections.abc import Awaitable
-from typing import Any
 
+from server.background import Background
 from server.protocol import PropValue
 from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignOut
@@ -28,15 +27,14 @@ class Triggers(CustomerActivity):
         self._broadcast = broadcast
         self._customers = customers
         self._timers: dict[tuple[str, int], list[asyncio.TimerHandle]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background(log, "campaign trigger")
 
     async def stop(self) -> None:
         for handles in self._timers.values():
             for handle in handles:
                 handle.cancel()
         self._timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
+        await self._tasks.stop()
 
     async def on_connect(self, customer_id: str) -> None:
         for campaign in self._broadcast.running():
@@ -79,19 +77,10 @@ class Triggers(CustomerActivity):
         await self.on_event(customer.id, name, props)
 
     def _fire_later(self, campaign: CampaignOut, customer_id: str) -> None:
-        self._spawn(self._triggered(campaign, customer_id))
+        self._tasks.spawn(self._triggered(campaign, customer_id))
 
     async def _triggered(self, campaign: CampaignOut, customer_id: str) -> None:
         trigger = campaign.trigger
         occurrence = uuid.uuid4().hex if trigger is not None and trigger.repeat else None
         await self._broadcast.deliver(campaign, [customer_id], occurrence=occurrence)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("campaign task failed", exc_info=task.exception())

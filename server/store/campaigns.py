@@ -49,6 +49,8 @@ class CampaignFields(msgspec.Struct, kw_only=True):
     voucher: str | None  # JSON, or None: no voucher
     trigger: str | None  # JSON, or None: a broadcast
     expires_at: int | None
+    # E-mail to whoever did not see it live by then (mail/fallback.py); None: no e-mail.
+    email_after: int | None = None
 
 
 class CampaignRecord(msgspec.Struct):
@@ -68,6 +70,7 @@ class CampaignRecord(msgspec.Struct):
     created_by: str | None
     created_at: int
     updated_at: int
+    email_after: int | None
 
 
 class CampaignCounts(msgspec.Struct):

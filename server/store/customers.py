@@ -188,3 +188,25 @@ class CustomerAttributesStore:
             return created, updated
 
         return await self.db.write(work)
+
+    async def contact_of(self, customer_id: str) -> str | None:
+        """A customer's e-mail address ("" when they have none); None when there is no such customer."""
+        row = await self.db.fetchone("SELECT COALESCE(email, '') AS email FROM customers WHERE id = ?", (customer_id,))
+        return str(row["email"]) if row else None
+
+    async def withdraw_marketing(self, customer_id: str, source: str) -> bool:
+        """Marketing consent off, with when and who said so (kept as it was if already off);
+        False when there is no such customer."""
+
+        def work(tx: Tx) -> bool:
+            if tx.execute("SELECT 1 FROM customers WHERE id = ?", (customer_id,)).fetchone() is None:
+                return False
+            now = now_ms()
+            tx.execute(
+                "UPDATE customers SET marketing_consent = 0, consent_changed_at = ?, consent_source = ?, updated_at = ?"
+                " WHERE id = ? AND marketing_consent = 1",
+                (now, source, now, customer_id),
+            )
+            return True
+
+        return await self.db.write(work)

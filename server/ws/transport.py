@@ -263,6 +263,16 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             except AttributeError as exc:
                 _drifted("offering direct writes", exc)
 
+    def shutdown(self) -> None:
+        """uvicorn's shutdown (close 1012, then close the transport once flushed), and for a
+        client that has stopped reading, an abort a moment later: its full TCP window would
+        hold the close frame, and the whole server's graceful shutdown with it, until the
+        timeout. It loses nothing: it resumes from its cursors when it reconnects."""
+        super().shutdown()
+        transport = getattr(self, "transport", None)
+        if transport is not None and transport.get_write_buffer_size() > 0:
+            asyncio.get_running_loop().call_later(SHUTDOWN_FLUSH, _abort_if_open, transport)
+
     def send_now(self, text: str) -> bool:
         """Write one text frame now if the socket is open and not backed up; else False."""
         if (
@@ -279,6 +289,15 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         self.transport.write(b"".join(self.conn.data_to_send()))
         return True
+
+
+# Seconds a closing client that is not reading gets to take its close frame at shutdown.
+SHUTDOWN_FLUSH = 1.0
+
+
+def _abort_if_open(transport: asyncio.Transport) -> None:
+    if not transport.is_closing() or transport.get_write_buffer_size() > 0:
+        transport.abort()
 
 
 def _drifted(where: str, exc: BaseException) -> None:

@@ -279,6 +279,8 @@ export function mount({ server, settings }) {
     }
   }
   launcher.addEventListener("click", () => toggle(!panel.classList.contains("open")));
+  // A link from one of our e-mails (`#rapport-chat=<conversation>`) opens the chat again.
+  if (/^#rapport-chat=[\w-]{1,64}$/.test(location.hash)) toggle(true);
 
   let lastUrl = null;
   function pageView() {

@@ -46,6 +46,8 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "presence_heartbeat": 1.0,
         "position_check_interval": 1.0,
         "log_level": "warning",
+        # Every simulated shopper connects from 127.0.0.1; tests/security sets the real limits.
+        "visitor_connects_per_minute": 100_000,
     }
     values.update(overrides)
     return Settings(**values)
