@@ -250,8 +250,8 @@ def _with_alias(line: str) -> BulkCustomer | str | None:
     """A JSON line naming the id by an alias, read as `id` (or why not); None: no alias in it."""
     try:
         value = _object_decoder.decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # the first decoding's error stands (a line nested too deeply fails both)
     aliases = [key for key in ID_ALIASES if key in value]
     if not aliases:
         return None
@@ -263,6 +263,8 @@ def _with_alias(line: str) -> BulkCustomer | str | None:
         return msgspec.convert(value, BulkCustomer)
     except msgspec.ValidationError as exc:
         return str(exc)
+    except RecursionError:
+        return "a value is nested too deeply"
 
 
 def _csv_row(row: dict[str | None, str | None]) -> dict[str, Any]:
