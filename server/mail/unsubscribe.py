@@ -25,6 +25,10 @@ class Unsubscribe:
         self._tokens = tokens
         self._customers = customers
 
+    def token(self, customer_id: str) -> str:
+        """The signed token of a customer's unsubscribe link (what the mails carry)."""
+        return self._tokens.token(customer_id)
+
     async def who(self, token: str) -> str:
         """The (masked) address a link unsubscribes; not_found for a link we did not sign."""
         customer_id = self._tokens.customer_of(token)

@@ -1,4 +1,14 @@
-"""Agents (agents, marketers, admins) and their presence across server processes."""
+"""Agents (agents, marketers, admins) and their presence across server processes.
+
+Guarantees:
+- An e-mail names at most one account, whatever its case (a UNIQUE NOCASE column): a second
+  `create` with it raises sqlite3.IntegrityError and stores nothing.
+- `update` changes only the columns in EDITABLE, atomically, and returns the account as changed.
+- `heartbeat` replaces all of one process's presence rows in one transaction; `presence` and
+  `least_busy_online` ignore rows older than the TTL they are given, so a crashed process's
+  agents go offline by themselves. `least_busy_online` runs in the caller's write transaction:
+  two processes assigning at once see each other's assignments (SQLite's write lock).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""API keys of the shop's back end: scoped, revocable, stored only as a hash."""
+"""API keys of the shop's back end: scoped, revocable, stored only as a hash.
+
+Guarantees: the secret part of a key is never stored (a SHA-256 of it is, compared in constant
+time); a revoked key verifies as None from the revocation's commit on, on every process;
+`create` returns the token once and it cannot be read back.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,14 @@
-"""Conversations and their numbered events: the queries of the chat aggregate."""
+"""Conversations and their numbered events: the queries of the chat aggregate.
+
+Guarantees:
+- `append` gives the next `seq` of its conversation in the caller's write transaction
+  (`UPDATE ... RETURNING last_seq`), so seqs are gapless and increase by one per event, however
+  many processes write; `events` is keyed by (conversation, seq).
+- At most one event per (author type, author, client_id) exists (a unique index): a resend
+  finds its original with `by_client_id_in`.
+- Reads (`get`, `events_after`, `last_seqs`, ...) go through the reader connection and see only
+  committed transactions: what they return may be delivered.
+"""
 
 from __future__ import annotations
 

@@ -65,15 +65,19 @@ class CustomerStore:
                 tx, f"SELECT {_COLUMNS} FROM customers WHERE external_id = ?", (external_id,)
             )
             visitor = None
+            unstored_visitor = False
             if visitor_id is not None:
                 visitor = _one(tx, f"SELECT {_COLUMNS} FROM customers WHERE id = ?", (visitor_id,))
+                # A visitor who never wrote has no row yet (chat/visitors.py): their id is ours all the same.
+                unstored_visitor = visitor is None
                 if visitor is not None and visitor.external_id is not None:
                     visitor = None  # already someone's record: a visitor token cannot claim it
             if existing is None and visitor is not None:
                 tx.execute("UPDATE customers SET external_id = ? WHERE id = ?", (external_id, visitor.id))
                 customer_id = visitor.id
             elif existing is None:
-                customer_id = new_id("cu")
+                # The visitor's id becomes the customer's, so their token stops opening anything.
+                customer_id = visitor_id if unstored_visitor and visitor_id is not None else new_id("cu")
                 tx.execute(
                     "INSERT INTO customers (id, external_id, created_at) VALUES (?, ?, ?)",
                     (customer_id, external_id, now_ms()),

@@ -82,7 +82,10 @@ class Watch:
 
     def __enter__(self) -> Watch:
         self._thread.start()
-        self._wait_for_polls(1)  # a sample before the attack starts
+        # A first poll before the attack opens the connection (its setup is not the server's
+        # latency) and shows the server answering; the measure starts after it.
+        self._wait_for_polls(1)
+        self.latencies.clear()
         return self
 
     def __exit__(self, *exc: object) -> None:

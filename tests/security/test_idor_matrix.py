@@ -5,6 +5,7 @@ them here; one this module cannot build a request for makes it FAIL, saying what
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import uuid
@@ -33,11 +34,17 @@ EXTERNAL_IDS = {"cust_a": "cust-a", "cust_b": "cust-b"}
 PUBLIC = {
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/openapi.json"),
     ("POST", "/api/v1/session"), ("DELETE", "/api/v1/session"),
+    # A signed token in the path or the reply address is the credential (tests/integration/test_mail.py
+    # refuses forged ones): whoever holds it may use it.
+    ("GET", "/mail/unsubscribe/{token:str}"), ("POST", "/mail/unsubscribe/{token:str}"),
+    ("POST", "/api/v1/mail/inbound"),
 }
 
 # A body that passes validation, for routes where a party that reaches the route must be
 # refused by the object check (not by the body's validation). Keyed by (method, path).
-VALID_BODIES: dict[tuple[str, str], Any] = {}
+VALID_BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/v1/conversations/{conversation_id:str}/transcript"): {"email": "intruder@evil.test"},
+}
 
 
 @dataclasses.dataclass
@@ -192,6 +199,10 @@ async def world(server: LiveServer) -> AsyncIterator[World]:
         objects["segment_id"] = [Obj(segment["id"], set(), ["SEGMENT-SECRET-NAME"])]
         objects["key_id"] = [Obj(victim_key.id, set(), ["KEY-SECRET-NAME"])]
         objects["agent_id"] = [Obj(ann_id, {"agent_a"}, ["ann@shop.test"]), Obj(bob_id, {"agent_b"}, ["bob@shop.test"])]
+        objects["mail_id"] = [Obj(await _a_mail(server, parties, agents["agent_a"]), set(), ["MAIL-SECRET-TEXT"])]
+        # An unsubscribe link's token: a capability, so every holder is its owner.
+        token = node.mail.unsubscribe.token(parties["cust_a"].id)
+        objects["token"] = [Obj(token, set(parties), ["cust_a-secret@shop.test"])]
         yield World(server, parties, objects, conversations)
     finally:
         await shop.aclose()
@@ -200,6 +211,28 @@ async def world(server: LiveServer) -> AsyncIterator[World]:
             # reading cannot read the server's answer to its close either.
             await client.quiet(0.05)
             await client.close()
+
+
+async def _a_mail(server: LiveServer, parties: dict[str, Party], agent: WsClient) -> str:
+    """A mail in the queue (a transcript cust_a asked for, sent when the chat closed): the object
+    of the admins' mail routes."""
+    customer = parties["cust_a"]
+    assert customer.socket is not None
+    sent = await answer(customer.socket, type="message.send", text="MAIL-SECRET-TEXT")
+    conv = sent["conversation_id"]
+    async with httpx.AsyncClient(base_url=server.base, headers=customer.headers) as http:
+        asked = await http.post(f"/api/v1/conversations/{conv}/transcript", json={"email": "cust_a@shop.test"})
+        assert asked.status_code < 300, asked.text
+    assert (await answer(agent, type="conversation.take", conversation_id=conv))["type"] == "ack"
+    assert (await answer(agent, type="conversation.close", conversation_id=conv))["type"] == "ack"
+    async with httpx.AsyncClient(base_url=server.base, headers=parties["admin"].headers) as http:
+        for _ in range(100):
+            for status in ("queued", "sent"):
+                mails = (await http.get("/api/v1/mail", params={"status": status})).json()["mails"]
+                if mails:
+                    return str(mails[0]["id"])
+            await asyncio.sleep(0.1)
+    raise AssertionError("the transcript was never queued")
 
 
 async def _open_chat(customer: WsClient, agent: WsClient, text: str) -> str:
