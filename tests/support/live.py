@@ -35,6 +35,8 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Cheap password hashing and short timers, a private SQLite file."""
     values: dict[str, Any] = {
         "database_path": str(tmp_path / "rapport.db"),
+        # The file outbox's default is relative to the working directory: the checkout.
+        "mail_outbox": str(tmp_path / "mail-outbox"),
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "secret_key": "test-secret-key",
