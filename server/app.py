@@ -11,15 +11,18 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
+from server import cached_files, logs
 from server.api import routes as api
 from server.api.edge import problem_response
 from server.api.headers import SecurityHeaders
+from server.api.metrics import metrics_endpoint
 from server.api.static_files import WidgetFiles
 from server.api.widget_config import widget_config
+from server.cached_files import CachedStaticFiles
+from server.compression import Compression
 from server.errors import Problem
 from server.node import Node
 from server.protocol import ErrorCode
@@ -33,7 +36,7 @@ log = logging.getLogger("rapport")
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings)
     node = Node(settings)
 
     @contextlib.asynccontextmanager
@@ -66,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     def page(path: Path) -> Route:
         async def endpoint(request: Request) -> Response:
-            return FileResponse(path)
+            return cached_files.page(path)
 
         return Route("/" if path.parent.name == "demo" else "/console", endpoint)
 
@@ -76,15 +79,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *widget_files.routes(),
         WebSocketRoute("/ws/widget", widget_endpoint),
         WebSocketRoute("/ws/agent", agent_endpoint),
+        Route("/metrics", metrics_endpoint),
         page(ROOT / "static" / "demo" / "index.html"),
         page(ROOT / "agent_console" / "index.html"),
-        Mount("/console", StaticFiles(directory=ROOT / "agent_console", check_dir=False), name="console"),
-        Mount("/static", StaticFiles(directory=ROOT / "static", check_dir=False), name="static"),
+        Mount("/console", CachedStaticFiles(directory=ROOT / "agent_console", check_dir=False), name="console"),
+        Mount("/static", CachedStaticFiles(directory=ROOT / "static", check_dir=False), name="static"),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        # Compression outside the security headers: it sees the finished response.
+        middleware=[Middleware(Compression), Middleware(SecurityHeaders)],
         exception_handlers={Problem: problem, HTTPException: http_error, Exception: server_error},
     )
     # A redirect to the path with or without its trailing slash would be built from the Host

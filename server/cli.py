@@ -1,4 +1,4 @@
-"""The `rapport` command: serve, migrate, agent add, apikey add, import customers, demo."""
+"""The `rapport` command: serve, migrate, agent add, apikey add, import customers, demo, doctor."""
 
 from __future__ import annotations
 
@@ -6,21 +6,20 @@ import argparse
 import asyncio
 import getpass
 import logging
+import logging.config
 import os
+import shutil
 import sys
-import time
-from pathlib import Path
 
-import jwt
 import uvicorn
 
+from server import logs, metrics
 from server.auth.passwords import Passwords, weakness
-from server.push.customers import import_lines
+from server.commands import demo, doctor, importer
 from server.settings import Settings
 from server.store import Database
 from server.store.agents import AgentStore
 from server.store.api_keys import SCOPES, ApiKeyStore
-from server.store.customers import CustomerAttributesStore
 from server.store.sessions import SessionStore
 from server.ws.transport import lean_path_refused
 
@@ -58,20 +57,37 @@ def uvicorn_config_kwargs(settings: Settings) -> dict[str, object]:
 
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    host = settings.host if args.host is None else args.host
+    port = settings.port if args.port is None else args.port
     if args.workers > 1 and not settings.redis_url:
         print(
             "rapport: several workers need REDIS_URL (the in-process broker fans out in one process)", file=sys.stderr
         )
         return 2
-    uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level,
-        **uvicorn_config_kwargs(settings),  # type: ignore[arg-type]
-    )
+    # The same configuration uvicorn applies in each worker: this process's lines look alike.
+    log_config = logs.uvicorn_config(settings)
+    logging.config.dictConfig(log_config)
+    made = metrics.prepare_workers(args.workers)  # before any worker imports prometheus-client
+    if settings.metrics_port is not None:
+        metrics.serve_port(settings.metrics_host, settings.metrics_port)
+    base = demo.base_url(host, port)
+    asyncio.run(demo.remember(settings, base))
+    for what, url in demo.pages(settings.public_url or base, settings):
+        log.info("open the %s: %s", what, url)
+    try:
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=args.workers,
+            log_level=settings.log_level,
+            log_config=log_config,
+            **uvicorn_config_kwargs(settings),  # type: ignore[arg-type]
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return 0
 
 
@@ -160,57 +176,12 @@ async def _apikey_add(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _import_customers(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
-    db = Database(Settings.from_env().database_path)
-    await db.open()
-
-    def progress(done: int, total: int) -> None:
-        print(f"\rimported {done}/{total}", end="", file=sys.stderr, flush=True)
-
-    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    try:
-        result = await import_lines(
-            CustomerAttributesStore(db),
-            text,
-            fmt,
-            source=f"cli:{path.name}",
-            progress=progress,
-        )
-    finally:
-        await db.close()
-    print(file=sys.stderr)
-    for error in result.errors:
-        print(f"line {error.line}: {error.reason}", file=sys.stderr)
-    print(f"created {result.created}, updated {result.updated}, refused {len(result.errors)} line(s)")
-    return 1 if result.errors else 0
-
-
-async def _demo() -> int:
-    settings = Settings.from_env()
-    db = Database(settings.database_path)
-    await db.open()
-    try:
-        secret = settings.shop_secret or await db.get_meta("shop_secret")
-    finally:
-        await db.close()
-    base = settings.public_url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
-    print(f"demo shop page:  {base}/\nagent console:   {base}/console  (first admin: {settings.admin_email})")
-    if secret:
-        token = jwt.encode({"sub": "demo-customer-1", "exp": int(time.time()) + 3600}, secret, algorithm="HS256")
-        print(f"shop secret:     {secret}\nsample customer JWT (1 h): {token}")
-    else:
-        print("start the server once (rapport serve) to generate the shop secret")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rapport", description="Live chat and push for online shops.")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server (settings from the environment)")
-    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--host", help="default: $HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: $PORT or 8000")
     serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
     sub.add_parser("migrate", help="apply database migrations")
     agent = sub.add_parser("agent", help="manage agents")
@@ -231,10 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     key_add.add_argument("--scopes", default="*", help=f"comma-separated: {', '.join(SCOPES)} or *")
     imp = sub.add_parser("import", help="bulk imports")
     imp_sub = imp.add_subparsers(dest="import_command", required=True)
-    imp_customers = imp_sub.add_parser("customers", help="import customers from JSON lines or CSV")
+    imp_customers = imp_sub.add_parser(
+        "customers",
+        help="import customers from CSV or JSON lines",
+        epilog=importer.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     imp_customers.add_argument("file")
     imp_customers.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file's extension")
-    sub.add_parser("demo", help="print the demo URLs, the shop secret and a sample customer token")
+    demo_cmd = sub.add_parser("demo", help="print the demo URLs, the shop secret and a sample customer token")
+    demo_cmd.add_argument("--host", help="default: RAPPORT_PUBLIC_URL, else where `rapport serve` last listened")
+    demo_cmd.add_argument("--port", type=int)
+    sub.add_parser("doctor", help="check the settings, the database, Redis, SMTP and the allowed origins")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
@@ -245,5 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "apikey":
         return asyncio.run(_apikey_add(args))
     if args.command == "import":
-        return asyncio.run(_import_customers(args))
-    return asyncio.run(_demo())
+        return asyncio.run(importer.run(Settings.from_env(), args.file, args.format))
+    if args.command == "doctor":
+        return asyncio.run(doctor.run())
+    return asyncio.run(demo.run(Settings.from_env(), args.host, args.port))

@@ -96,6 +96,11 @@ class Peer(abc.ABC):
     def close_soon(self, code: int, reason: str) -> None:
         """Close the connection; frames already queued may be dropped."""
 
+    @property
+    def backlog(self) -> int:
+        """Frames queued for this peer, not yet written."""
+        return 0
+
     def keeps_access(self, frame: str) -> bool:
         """After an access change (`frame`: the conversation's new summary), may this peer go on
         following the conversation? Peers that decide per actor override this."""
@@ -172,6 +177,10 @@ class Hub:
     @property
     def connections(self) -> int:
         return len(self.peers())
+
+    def backlog(self) -> int:
+        """Frames queued and not yet written, on every socket here (a sample for the metrics)."""
+        return sum(peer.backlog for peer in self.peers())
 
     # -------------------------------------------------------------- membership
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 
-from server import streams
+from server import metrics, streams
 from server.auth.accounts import AgentAccounts
 from server.auth.api_keys import ShopKeys
 from server.auth.identity import VisitorTokens
@@ -67,7 +67,7 @@ class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.process_id = new_id("p")
-        self.db = Database(settings.database_path)
+        self.db = Database(settings.database_path, observe=metrics.observe_write_batch)
         self.broker: Broker = create_broker(settings.redis_url)
         # Stores are the services' alone: endpoints reach services (tests/unit/test_layers.py).
         self._conversations = ConversationStore(self.db)
@@ -117,6 +117,7 @@ class Node:
             self._satisfaction,
         )
         self.collector = Collector(settings.gc_full_interval)
+        self.sampler: metrics.Sampler
         # E-mail: its stores are its own; endpoints reach its services (node.mail.*).
         self.mail = MailChannel(self.db, settings, self.process_id)
         # Set in open(): they need the store (epoch, generated secrets).
@@ -193,9 +194,15 @@ class Node:
         self.scheduler.start()
         await self.mail.start()
         self.collector.start()
+        metrics.WAITING_CONVERSATIONS.set(len(await self.chat.waiting()))
+        self.sampler = metrics.Sampler(
+            {metrics.SEND_QUEUE_FRAMES: self.hub.backlog, metrics.STORE_WRITE_QUEUE: self.db.queued}
+        )
+        self.sampler.start()
 
     # What close() stops, in order: (attribute, method).
     _CLOSING = (
+        ("sampler", "stop"),
         ("collector", "stop"),
         ("scheduler", "stop"),
         ("mail", "stop"),
@@ -223,6 +230,7 @@ class Node:
                 await getattr(part, method)()
             except Exception:
                 log.exception("stopping %s after a failed start", attribute)
+        metrics.process_ended()
 
     @property
     def epoch(self) -> str:

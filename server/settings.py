@@ -11,6 +11,7 @@ import msgspec
 # Limits and timers must be positive: a zero or negative one would refuse everything or spin.
 Count = Annotated[int, msgspec.Meta(ge=1)]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 
 
 class SettingsError(SystemExit):
@@ -98,6 +99,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_reminder_unseen_delay: Seconds = 8 * 3600.0
     page_views_kept: Count = 20
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "json"
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    metrics_token: str | None = None
+    metrics_port: Port | None = None
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -356,4 +363,21 @@ DOCS: dict[str, tuple[str, str]] = {
         " has none stored).",
     ),
     "log_level": ("RAPPORT_LOG_LEVEL", "debug, info, warning or error."),
+    "log_format": (
+        "RAPPORT_LOG_FORMAT",
+        "`json`: one JSON object a line, with the request, connection, conversation, customer and agent ids"
+        " where they apply; `text`: readable lines (what `scripts/serve` uses on a laptop).",
+    ),
+    "host": ("HOST", "Address `rapport serve` listens on (`--host`); also in the URLs it prints."),
+    "port": ("PORT", "Port `rapport serve` listens on (`--port`); also in the URLs it prints."),
+    "metrics_token": (
+        "RAPPORT_METRICS_TOKEN",
+        "Bearer token a scraper sends for `/metrics` on the main port (`Authorization: Bearer ...`); unset:"
+        " `/metrics` is not served there (404).",
+    ),
+    "metrics_port": (
+        "RAPPORT_METRICS_PORT",
+        "A separate port `rapport serve` serves `/metrics` on, without a token, for every worker; unset: none.",
+    ),
+    "metrics_host": ("RAPPORT_METRICS_HOST", "Address of the separate metrics port (keep it private)."),
 }

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import logs
 from server.api.edge import (
     MAX_BODY_BYTES,
     agent_of,
@@ -31,6 +32,7 @@ from server.api.edge import (
 from server.auth.sessions import ActiveSession
 from server.chat.access import Actor
 from server.errors import Problem
+from server.ids import new_id
 from server.node import Node
 from server.protocol import ErrorCode
 
@@ -180,19 +182,40 @@ def route(ep: Endpoint) -> Route:
     """The Starlette route of an endpoint: CSRF rule, access, query, body, then the handler."""
 
     async def handle(request: Request) -> Response:
+        # This request's task: every line logged while serving it carries its ids (not reset at
+        # the end, so the error handler's line for an exception escaping it has them too).
+        request_id = _request_id(request)
+        logs.REQUEST_ID.set(request_id)
+        conversation_id = request.path_params.get("conversation_id")
+        if isinstance(conversation_id, str):
+            logs.CONVERSATION_ID.set(conversation_id)
         refuse_cross_site(request)
         actor, session = await _authorise(ep, request)
+        if actor is not None and actor.type in ("agent", "customer"):
+            (logs.AGENT_ID if actor.type == "agent" else logs.CUSTOMER_ID).set(actor.id)
         query = _query(ep, request)
         body = None if ep.body is None else await json_body(request, ep.body, ep.max_body)
         call = Call(request, request.app.state.node, actor, body, dict(request.path_params), query, session)
         result = await ep.handler(call)
         if isinstance(result, Response):
-            return result
-        if result is None:
-            return Response(status_code=204 if ep.status == 200 else ep.status)
-        return json_response(result, ep.status)
+            response = result
+        elif result is None:
+            response = Response(status_code=204 if ep.status == 200 else ep.status)
+        else:
+            response = json_response(result, ep.status)
+        response.headers["x-request-id"] = request_id
+        return response
 
     return Route(ep.path, handle, methods=[ep.method])
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _request_id(request: Request) -> str:
+    """The proxy's X-Request-ID when it is a plain token (it goes into log lines), else a new one."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else new_id("r")
 
 
 # ---------------------------------------------------------------------------- OpenAPI

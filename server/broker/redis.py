@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError, RedisError, TimeoutError as RedisTimeoutError
 
+from server import metrics
 from server.broker.base import Broker
 
 log = logging.getLogger("rapport.broker")
@@ -214,6 +215,7 @@ class RedisBroker(Broker):
                 await self._open_pubsub()
                 if outage:
                     log.warning("Redis is back; resubscribed %d channel(s)", len(self._channels))
+                    metrics.BROKER_RECONNECTS.inc()
                     if self._on_reconnect is not None:
                         await self._on_reconnect()
                 outage = False

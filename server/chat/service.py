@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from server import streams
+from server import metrics, streams
 from server.broker import Broker
 from server.chat.access import Actor, can_read, can_write
 from server.errors import Problem
@@ -180,7 +180,10 @@ class ChatService:
                 out.announce = (actor.id, summary)
             return out
 
-        return await self._commit(work)
+        ack = await self._commit(work)
+        if not ack.duplicate:
+            metrics.MESSAGES_STORED.inc()
+        return ack
 
     async def edit_message(self, actor: Actor, *, client_id: str, conversation_id: str, seq: int, text: str) -> Ack:
         text = self._checked_text(text, client_id)
@@ -409,6 +412,7 @@ class ChatService:
 
     async def publish_queue(self) -> None:
         waiting = await self._conversations.waiting()
+        metrics.WAITING_CONVERSATIONS.set(len(waiting))
         await self._broker.publish(streams.AGENTS, streams.frame_envelope(encode(Queue(waiting=waiting))))
 
     # -------------------------------------------------------------- plumbing (writer thread)

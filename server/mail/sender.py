@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 
+from server import metrics
 from server.ids import now_ms
 from server.mail.addresses import BadAddress, mailbox
 from server.mail.links import MailLinks
@@ -84,6 +85,7 @@ class MailSender:
         while not self._stopping:
             try:
                 sent = await self.run_once()
+                metrics.MAIL_QUEUE.set(await self._queue.waiting())
             except Exception:
                 log.exception("mail sender failed; trying again")
                 sent = 0

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import msgspec
 
+from server import metrics
 from server.background import Background
 from server.errors import Problem
 from server.hub import LocalDelivery
@@ -96,9 +98,11 @@ class Broadcaster:
         self._tasks.spawn(self._after_hint(hint.campaign))
 
     async def _after_hint(self, campaign_id: str) -> None:
+        heard = time.perf_counter()
         campaign = await self.reload(campaign_id)
         if campaign is not None and campaign.trigger is None:
             await self.deliver_to_connected(campaign)
+            metrics.BROADCAST_SECONDS.observe(time.perf_counter() - heard)
 
     async def reload(self, campaign_id: str) -> CampaignOut | None:
         """Read one campaign again: kept while active and unexpired, forgotten otherwise."""

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import json
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -168,6 +168,12 @@ def columns_of(data: CustomerIn, source: str) -> dict[str, Any]:
 
 
 _bulk_decoder = msgspec.json.Decoder(BulkCustomer)
+_object_decoder = msgspec.json.Decoder(dict[str, Any])
+
+# The columns (CSV) or keys (JSON lines) of a bulk import, in the order the docs list them.
+COLUMNS: tuple[str, ...] = BulkCustomer.__struct_fields__[-1:] + BulkCustomer.__struct_fields__[:-1]
+# Other names shops' exports give the customer's id; each is read as `id`.
+ID_ALIASES = ("external_id", "customer_id")
 
 
 # The longest value one CSV cell or JSON line may hold. Python's csv module stops the whole file
@@ -184,6 +190,13 @@ def parse_bulk(text: str, fmt: str) -> Iterator[tuple[int, BulkCustomer | str]]:
     never stops the others."""
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
+        try:
+            refused = _header_refused(reader.fieldnames or [])
+        except csv.Error as exc:
+            refused = f"not CSV: {exc}"
+        if refused is not None:
+            yield 1, refused
+            return
         while True:
             number = reader.line_num + 1
             try:
@@ -208,19 +221,60 @@ def parse_bulk(text: str, fmt: str) -> Iterator[tuple[int, BulkCustomer | str]]:
             continue
         try:
             yield number, _bulk_decoder.decode(line)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except msgspec.ValidationError as exc:
+            yield number, _with_alias(line) or str(exc)
+        except msgspec.DecodeError as exc:
             yield number, str(exc)
         except RecursionError:
             yield number, "a value is nested too deeply"
+
+
+def _header_refused(header: Sequence[str]) -> str | None:
+    """Why a CSV header cannot be imported (the whole file is refused: every line would fail), or None."""
+    names = [name.strip() for name in header]
+    unknown = [name for name in names if name not in COLUMNS and name not in ID_ALIASES]
+    if unknown:
+        return f"unknown column(s) {', '.join(map(repr, unknown))}; the columns are: {', '.join(COLUMNS)}"
+    ids = [name for name in names if name == "id" or name in ID_ALIASES]
+    if not ids:
+        return (
+            f"no `id` column (the shop's customer id; {' or '.join(ID_ALIASES)} is read as `id` too);"
+            f" the header has: {', '.join(names) or 'nothing'}"
+        )
+    if len(ids) > 1:
+        return f"{' and '.join(map(repr, ids))} all name the customer's id: keep one column, `id`"
+    return None
+
+
+def _with_alias(line: str) -> BulkCustomer | str | None:
+    """A JSON line naming the id by an alias, read as `id` (or why not); None: no alias in it."""
+    try:
+        value = _object_decoder.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # the first decoding's error stands (a line nested too deeply fails both)
+    aliases = [key for key in ID_ALIASES if key in value]
+    if not aliases:
+        return None
+    if len(aliases) > 1 or "id" in value:
+        named = [key for key in ("id", *ID_ALIASES) if key in value]
+        return f"{' and '.join(map(repr, named))} all name the customer's id: keep one key, `id`"
+    value["id"] = value.pop(aliases[0])
+    try:
+        return msgspec.convert(value, BulkCustomer)
+    except msgspec.ValidationError as exc:
+        return str(exc)
+    except RecursionError:
+        return "a value is nested too deeply"
 
 
 def _csv_row(row: dict[str | None, str | None]) -> dict[str, Any]:
     if None in row:
         raise ValueError("more values than columns")
     out: dict[str, Any] = {}
-    for key, value in row.items():
-        if key is None or value is None or value == "":
+    for raw_key, value in row.items():
+        if raw_key is None or value is None or value == "":
             continue
+        key = "id" if raw_key.strip() in ID_ALIASES else raw_key.strip()
         if len(value) > MAX_CELL:
             raise ValueError(f"the value of {key!r} is longer than {MAX_CELL} characters")
         if key == "tags":

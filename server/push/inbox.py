@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from server import streams
+from server import metrics, streams
 from server.broker import Broker
 from server.errors import Problem
 from server.hub import Item, LocalDelivery, StreamSource
@@ -57,6 +57,7 @@ class InboxService:
             customer_ids, drafts, dedupe_key, daily_cap=daily_cap, vouchers=vouchers
         )
         self._local.deliver(self._envelopes(deliveries))
+        metrics.BROADCAST_DELIVERIES.inc(len(deliveries))
         return stored
 
     async def publish(self, deliveries: Sequence[Delivery]) -> None:

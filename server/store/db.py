@@ -21,6 +21,7 @@ import queue
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
@@ -81,6 +82,9 @@ def _run_deferred(conn: WriterConnection) -> None:
     conn.deferred.clear()
     for sql, many in by_statement.items():
         conn.executemany(sql, many)
+def latest_schema() -> int:
+    """The schema version this release migrates a database to."""
+    return max((version for version, _name, _sql in _migrations()), default=0)
 
 
 def _pragmas(busy_timeout_ms: int) -> list[str]:
@@ -107,10 +111,15 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+# Told of every write transaction on the writer thread: how many writes it held, how long it took.
+BatchObserver = Callable[[int, float], None]
+
+
 class Database:
-    def __init__(self, path: str, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 5000, observe: BatchObserver | None = None) -> None:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
+        self._observe = observe
         self._reader: aiosqlite.Connection | None = None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -176,6 +185,7 @@ class Database:
 
     def _run_batch(self, conn: WriterConnection, batch: list[_Job]) -> None:
         results: list[tuple[bool, Any]] = []
+        began = time.perf_counter()
         try:
             # IMMEDIATE takes the write lock up front: a read-then-write inside a job cannot be
             # invalidated by another process's commit.
@@ -201,8 +211,14 @@ class Database:
                 conn.execute("ROLLBACK")
             log.error("write transaction failed: %s", exc)
             results = [(False, exc)] * len(batch)
+        if self._observe is not None:
+            self._observe(len(batch), time.perf_counter() - began)
         for job, (ok, value) in zip(batch, results, strict=True):
             job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
+
+    def queued(self) -> int:
+        """Writes waiting for the writer thread (a sample for the metrics)."""
+        return self._jobs.qsize()
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn(connection)` inside a write transaction; its result once committed.

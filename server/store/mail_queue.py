@@ -206,6 +206,11 @@ class MailQueueStore:
         rows = await self.db.fetchall(f"{_ROW} WHERE status = ? ORDER BY created_at DESC LIMIT ?", (status, limit))
         return records(rows, MailRow)
 
+    async def waiting(self) -> int:
+        """Mails queued and not yet sent (for the metrics; read from the index on status)."""
+        row = await self.db.fetchone("SELECT COUNT(*) AS n FROM mail_queue WHERE status = 'queued'")
+        return int(row["n"]) if row else 0
+
     async def counts(self) -> dict[str, int]:
         rows = await self.db.fetchall("SELECT status, COUNT(*) AS n FROM mail_queue GROUP BY status")
         return {r["status"]: r["n"] for r in rows}

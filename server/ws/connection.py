@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server.chat.access import Actor, may_follow
 from server.hub import Peer
+from server.metrics import FRAMES_OUT
 from server.protocol import CloseCode
 from server.ws.transport import ABORT, SEND_NOW
 
@@ -58,6 +59,7 @@ class Connection(Peer):
         if self.closed:
             return
         if self._writer is None and self._send_now is not None and self._send_now(frame):
+            FRAMES_OUT.inc()
             return
         frames = self._frames
         if frames is None:
@@ -67,8 +69,13 @@ class Connection(Peer):
             self.close_soon(CloseCode.SLOW_CONSUMER, "slow consumer: resume from your cursors")
             return
         frames.append(frame)
+        FRAMES_OUT.inc()  # queued: it goes out unless the connection closes first
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    @property
+    def backlog(self) -> int:
+        return len(self._frames or ())
 
     async def send_paced(self, frame: str) -> None:
         # Waits for room, re-checking `closed` every second, so a replay to a client that went

@@ -10,12 +10,13 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server import streams
+from server import logs, metrics, streams
 from server.auth.origins import origin_allowed
 from server.chat.access import Actor
 from server.errors import Problem
@@ -80,6 +81,7 @@ class ClientSession(abc.ABC):
         self.conn = Connection(websocket, queue_frames=self.settings.send_queue_frames, sees_private=self.sees_private)
         self.actor: Actor | None = None
         self.refused = 0  # frames refused in a row for going too fast
+        self.client_close: int | None = None  # the code the client closed with, for the log
 
     # -------------------------------------------------------------- role specifics
 
@@ -96,6 +98,7 @@ class ClientSession(abc.ABC):
         """The hello is accepted: this connection acts as `actor` from now on."""
         self.actor = actor
         self.conn.actor = actor
+        (logs.AGENT_ID if actor.type == "agent" else logs.CUSTOMER_ID).set(actor.id)
         wait = self.node.limits.paused(actor.id)
         if wait > 0:
             raise Terminate(CloseCode.RATE_LIMITED, ErrorCode.RATE_LIMITED, f"too many frames; wait {wait:.0f} s")
@@ -122,11 +125,16 @@ class ClientSession(abc.ABC):
     # -------------------------------------------------------------- the loop
 
     async def run(self) -> None:
+        # This connection's task: every line logged while serving it carries its ids.
+        logs.CONNECTION_ID.set(self.conn.id)
         if not self.origin_ok():
             log.warning("%s socket refused: origin %r", self.role, self.ws.headers.get("origin"))
             await self.ws.close(code=1008)  # before accept: the handshake fails with HTTP 403
             return
         await self.ws.accept()
+        opened = time.monotonic()
+        gauge = metrics.AGENT_CONNECTIONS if self.role == "agent" else metrics.CUSTOMER_CONNECTIONS
+        gauge.inc()
         try:
             wait = self.node.limits.connect(self.address)
             if wait > 0:
@@ -135,6 +143,7 @@ class ClientSession(abc.ABC):
                 )
             await self.authenticate()
             await self.start(await self._hello())  # the hello is not kept for the connection's life
+            log.info("%s connection opened", self.role, extra={"role": self.role, "address": self.address})
             await self._serve()
         except Terminate as exc:
             if exc.code == CloseCode.RATE_LIMITED:
@@ -142,13 +151,30 @@ class ClientSession(abc.ABC):
                 self.node.limits.pause(self.address, *([self.actor.id] if self.actor else []))
             self.conn.send(encode_text(Error(code=exc.error, message=exc.message)))
             await self.conn.flush_and_close(exc.code, exc.message)
-        except (WebSocketDisconnect, asyncio.CancelledError):
+        except WebSocketDisconnect as exc:
+            self.client_close = self.client_close or exc.code
+        except asyncio.CancelledError:
             # Cancelled: a slow consumer that never read its close frame (Connection._close).
             pass
         finally:
+            gauge.dec()
+            # Read before leaving: which conversations it followed (only if the line is logged).
+            logged = log.isEnabledFor(logging.INFO)
+            followed = self.conn.channels | set(self.conn.cursors) if logged else set()
             await self.node.hub.leave_all(self.conn)
             await self.finish()
             await self.conn.stop()
+            if logged:
+                log.info(
+                    "%s connection closed",
+                    self.role,
+                    extra={
+                        "role": self.role,
+                        "code": self.conn.close_code or self.client_close,
+                        "seconds": round(time.monotonic() - opened, 3),
+                        "conversation_ids": sorted(filter(None, map(streams.conversation_of, followed))),
+                    },
+                )
 
     async def _hello(self) -> Hello:
         try:
@@ -170,7 +196,9 @@ class ClientSession(abc.ABC):
         while True:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
+                self.client_close = message.get("code")
                 return None
+            metrics.FRAMES_IN.inc()
             text = message.get("text")
             if text is None:
                 self.error(ErrorCode.INVALID_FRAME, "frames are JSON text, not binary")
@@ -219,7 +247,12 @@ class ClientSession(abc.ABC):
         if name is None:
             raise Problem(ErrorCode.FORBIDDEN, f"a {self.role} cannot send {type(frame).__struct_config__.tag}")
         handler: Handler = getattr(self, name)
-        await handler(frame)
+        # Lines logged while this frame is handled name its conversation.
+        token = logs.CONVERSATION_ID.set(getattr(frame, "conversation_id", None))
+        try:
+            await handler(frame)
+        finally:
+            logs.CONVERSATION_ID.reset(token)
 
     def error(self, code: ErrorCode, message: str, client_id: str | None = None) -> None:
         self.conn.send(encode_text(Error(code=code, message=message, client_id=client_id)))
@@ -235,17 +268,18 @@ class ClientSession(abc.ABC):
     # -------------------------------------------------------------- frames both roles send
 
     async def on_message_send(self, f: MessageSend) -> None:
-        self.ack(
-            await self.node.chat.send_message(
-                self.me,
-                client_id=f.client_id,
-                text=f.text,
-                conversation_id=f.conversation_id,
-                private=f.private,
-                address=self.address,
-                contact=f.contact,
-            )
+        began = time.perf_counter()
+        ack = await self.node.chat.send_message(
+            self.me,
+            client_id=f.client_id,
+            text=f.text,
+            conversation_id=f.conversation_id,
+            private=f.private,
+            address=self.address,
+            contact=f.contact,
         )
+        self.ack(ack)
+        metrics.ACK_SECONDS.observe(time.perf_counter() - began)
 
     async def on_message_edit(self, f: MessageEdit) -> None:
         self.ack(

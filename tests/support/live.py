@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -34,6 +35,8 @@ def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Cheap password hashing and short timers, a private SQLite file."""
     values: dict[str, Any] = {
         "database_path": str(tmp_path / "rapport.db"),
+        # The file outbox's default is relative to the working directory: the checkout.
+        "mail_outbox": str(tmp_path / "mail-outbox"),
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "secret_key": "test-secret-key",
@@ -140,6 +143,17 @@ class LiveServer(Server):
         return int(row["n"])
 
 
+def _is_error(line: str) -> bool:
+    if "Traceback" in line:
+        return True
+    if line.startswith("{"):
+        try:
+            return json.loads(line).get("level") in ("ERROR", "CRITICAL")
+        except ValueError:
+            pass
+    return " ERROR " in line or " CRITICAL " in line
+
+
 class PortTaken(Exception):
     """Another process holds the port picked for a server."""
 
@@ -222,10 +236,11 @@ class ProcessServer(Server):
         raise RuntimeError("server did not become ready")
 
     def errors(self) -> list[str]:
-        """Lines the server logged at ERROR, and tracebacks: a healthy run has none."""
+        """Lines the server logged at ERROR or above, and tracebacks: a healthy run has none.
+        Lines are JSON (the default RAPPORT_LOG_FORMAT) or text."""
         if not self.log_path.exists():
             return []
-        return [line for line in self.log_path.read_text().splitlines() if " ERROR " in line or "Traceback" in line]
+        return [line for line in self.log_path.read_text().splitlines() if _is_error(line)]
 
     def kill(self) -> None:
         if self.proc is not None:
