@@ -81,7 +81,7 @@ export function Workspace({ me, onLoggedOut }) {
   else if (screen === "search") body = html`<${SearchScreen} world=${world} route=${route} />`;
   else if (screen === "agents") body = html`<${AgentsScreen} me=${me} />`;
   else if (screen === "canned") body = html`<${CannedRepliesScreen} world=${world} />`;
-  else if (screen === "studio") body = html`<${StudioScreen} me=${me} />`;
+  else if (screen === "studio") body = html`<${StudioScreen} me=${me} route=${route} />`;
 
   return html`
     <div class="app" data-role=${me.role}>

@@ -1,5 +1,5 @@
 // Screens by address, in the hash (no server routes, the back button works):
-//   #/inbox/<view>[/<conversation id>[/<seq>]]   #/search?q=…   #/agents   #/canned   #/studio
+//   #/inbox/<view>[/<conversation id>[/<seq>]]   #/search?q=…   #/agents   #/canned   #/studio/<tab>[/<id>]
 import { useEffect, useState } from "../lib/html.js";
 
 export const SCREENS_BY_ROLE = {

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import logs
+from server.api.csv_export import Csv
 from server.api.edge import (
     MAX_BODY_BYTES,
     agent_of,
@@ -238,7 +239,7 @@ def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of these endpoints."""
     models = []
     for ep in endpoints:
-        models += [m for m in (ep.body, ep.response) if m is not None]
+        models += [m for m in (ep.body, ep.response) if m is not None and m is not Csv]
     schemas, components = msgspec.json.schema_components(models, ref_template="#/components/schemas/{name}")
     schema_of = dict(zip((id(m) for m in models), schemas, strict=True))
     components["Problem"] = _PROBLEM
@@ -246,7 +247,12 @@ def openapi(endpoints: list[Endpoint]) -> dict[str, Any]:
     for ep in endpoints:
         problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         responses: dict[str, Any] = {}
-        if ep.response is not None:
+        if ep.response is Csv:
+            responses[str(ep.status)] = {
+                "description": "a CSV file (cells that would start a formula begin with an apostrophe)",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        elif ep.response is not None:
             responses[str(ep.status)] = {
                 "description": "OK",
                 "content": {"application/json": {"schema": schema_of[id(ep.response)]}},
