@@ -46,6 +46,7 @@ from server.store.api_keys import ApiKeyStore
 from server.store.audience import AudienceStore
 from server.store.campaigns import CampaignStore, SegmentStore
 from server.store.canned_replies import CannedReplyStore
+from server.store.chat_writes import ChatWrites
 from server.store.conversations import ConversationStore
 from server.store.customers import CustomerAttributesStore, CustomerStore
 from server.store.inbox import InboxStore
@@ -96,7 +97,7 @@ class Node:
             connects_per_minute=settings.visitor_connects_per_minute,
             pause=settings.rate_limit_pause,
         )
-        self.chat = ChatService(self.db, self._conversations, self._agents, self.broker, settings)
+        self.chat = ChatService(ChatWrites(self.db), self._conversations, self.broker, settings)
         self.presence = PresenceService(self._agents, self.broker, settings, self.process_id)
         # The agent's workspace: inbox views and history, search, the customer panel, canned replies.
         self._transcripts = TranscriptSearch(self.db)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 from typing import Annotated, Literal
 
 import msgspec
@@ -15,6 +14,7 @@ from server.errors import Problem
 from server.protocol import ErrorCode
 from server.settings import Settings, SettingsError
 from server.store.agents import AgentRecord, AgentStore
+from server.store.db import Duplicate
 from server.store.sessions import ActiveSession
 
 log = logging.getLogger("rapport.auth")
@@ -98,7 +98,7 @@ class AgentAccounts:
                 password_hash=await self._passwords.hash(new.password),
                 max_concurrent=new.max_concurrent or self._settings.agent_max_concurrent,
             )
-        except sqlite3.IntegrityError:
+        except Duplicate:
             raise Problem(ErrorCode.CONFLICT, f"{new.email} has an account already") from None
         return await self.get(agent_id)
 
@@ -155,7 +155,7 @@ class AgentAccounts:
                 password_hash=await self._passwords.hash(password),
                 max_concurrent=s.agent_max_concurrent,
             )
-        except sqlite3.IntegrityError:
+        except Duplicate:
             if await self._agents.count("admin") == 0:
                 log.warning("no admin: %s is an agent's e-mail already; set RAPPORT_ADMIN_EMAIL", s.admin_email)
             return  # another process created it first

@@ -9,7 +9,6 @@ text in the composer before sending it, as their own message.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Annotated
 
 import msgspec
@@ -20,6 +19,7 @@ from server.protocol import ConversationSummary, ErrorCode
 from server.push import templates
 from server.store.canned_replies import CannedReply, CannedReplyStore
 from server.store.customers import CustomerAttributesStore, CustomerDetails
+from server.store.db import Duplicate
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Shortcut = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -91,7 +91,7 @@ class CannedReplies:
             created = await self._store.create(
                 title=body.title.strip(), shortcut=body.shortcut, body=body.body, created_by=actor.id
             )
-        except sqlite3.IntegrityError:
+        except Duplicate:
             raise Problem(ErrorCode.CONFLICT, f"the shortcut /{body.shortcut} is taken") from None
         return _out(created)
 
@@ -101,7 +101,7 @@ class CannedReplies:
             await self._checked(fields["body"])
         try:
             changed = await self._store.update(reply_id, fields) if fields else await self._store.get(reply_id)
-        except sqlite3.IntegrityError:
+        except Duplicate:
             raise Problem(ErrorCode.CONFLICT, f"the shortcut /{fields.get('shortcut')} is taken") from None
         if changed is None:
             raise Problem(ErrorCode.NOT_FOUND, f"no canned reply {reply_id}")

@@ -30,12 +30,8 @@ from server.protocol import (
     encode,
 )
 from server.settings import Settings
-from server.store import Database
-from server.store.agents import AgentStore
+from server.store.chat_writes import ChatWrite, ChatWrites
 from server.store.conversations import ConversationStore
-from server.store.customers import CustomerStore
-from server.store.db import Tx
-from server.store.limits import limited
 
 log = logging.getLogger("rapport.chat")
 
@@ -64,15 +60,13 @@ class Outcome:
 class ChatService:
     def __init__(
         self,
-        db: Database,
+        writes: ChatWrites,
         conversations: ConversationStore,
-        agents: AgentStore,
         broker: Broker,
         settings: Settings,
     ) -> None:
-        self._db = db
+        self._writes = writes
         self._conversations = conversations
-        self._agents = agents
         self._broker = broker
         self._settings = settings
 
@@ -132,29 +126,27 @@ class ChatService:
         if conversation_id is None and actor.type != "customer":
             raise Problem(ErrorCode.INVALID_FRAME, "agents reply within a conversation: conversation_id", client_id)
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            if self._duplicate(tx, out, actor, client_id):
+            if self._duplicate(w, out, actor, client_id):
                 return out
             opened = False
             target = conversation_id
             if target is None:
-                self._may_open(tx, actor, address, client_id)
-                CustomerStore.ensure(tx, actor.id)
-                target = ConversationStore.create(tx, actor.id)
+                self._may_open(w, actor, address, client_id)
+                w.ensure_customer(actor.id)
+                target = w.create_conversation(actor.id)
                 opened = True
             else:
-                status = self._writable(tx, actor, target, client_id)
+                status = self._writable(w, actor, target, client_id)
                 if status == "closed" and actor.type == "customer":
                     # A shopper writing into a closed chat wants an answer: back to the queue.
-                    ConversationStore.set_state(tx, target, status="waiting", agent_id=None, waiting=True)
-                    reopened = ConversationStore.append(
-                        tx, target, kind="status", status="waiting", author_type="system"
-                    )
+                    w.set_state(target, status="waiting", agent_id=None, waiting=True)
+                    reopened = w.append(target, kind="status", status="waiting", author_type="system")
                     out.publications.append(self._event_publication(reopened, private=False))
                     opened = True
             event = self._append(
-                tx,
+                w,
                 out,
                 target,
                 actor,
@@ -164,18 +156,16 @@ class ChatService:
                 private=private,
             )
             if not private:
-                ConversationStore.set_preview(tx, target, text)
+                w.set_preview(target, text)
             if contact is not None:
-                ConversationStore.set_contact(
-                    tx, target, email=contact.email, name=contact.name, transcript=contact.transcript
-                )
+                w.set_contact(target, email=contact.email, name=contact.name, transcript=contact.transcript)
             out.ack = Ack(client_id=client_id, conversation_id=target, seq=event.seq)
             if opened:
                 # A conversation just (re)entered the queue: assigned in this same transaction,
                 # oldest waiting first as always, instead of in a second one after the commit.
                 if self._settings.auto_assign:
-                    self._assign_waiting(tx, out)
-                summary = ConversationStore.summary_in(tx, target)
+                    self._assign_waiting(w, out)
+                summary = w.summary(target)
                 assert summary is not None  # noqa: S101 - written above in this transaction
                 out.announce = (actor.id, summary)
             return out
@@ -188,21 +178,18 @@ class ChatService:
     async def edit_message(self, actor: Actor, *, client_id: str, conversation_id: str, seq: int, text: str) -> Ack:
         text = self._checked_text(text, client_id)
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            if self._duplicate(tx, out, actor, client_id):
+            if self._duplicate(w, out, actor, client_id):
                 return out
-            self._writable(tx, actor, conversation_id, client_id)
-            original = tx.execute(
-                "SELECT kind, author_type, author_id, private FROM events WHERE conversation_id = ? AND seq = ?",
-                (conversation_id, seq),
-            ).fetchone()
-            if original is None or original["author_id"] != actor.id or original["author_type"] != actor.type:
+            self._writable(w, actor, conversation_id, client_id)
+            original = w.event_origin(conversation_id, seq)
+            if original is None or original.author_id != actor.id or original.author_type != actor.type:
                 raise Problem(ErrorCode.NOT_FOUND, "no message of yours with that seq", client_id)
-            if original["kind"] not in ("message", "note"):
+            if original.kind not in ("message", "note"):
                 raise Problem(ErrorCode.INVALID_FRAME, "only messages and notes can be edited", client_id)
             event = self._append(
-                tx,
+                w,
                 out,
                 conversation_id,
                 actor,
@@ -210,7 +197,7 @@ class ChatService:
                 text=text,
                 client_id=client_id,
                 target_seq=seq,
-                private=bool(original["private"]),
+                private=original.private,
             )
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
@@ -226,20 +213,20 @@ class ChatService:
             raise Problem(ErrorCode.FORBIDDEN, "only the shopper rates a conversation", client_id)
         comment = (comment or "").strip() or None
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            if self._duplicate(tx, out, actor, client_id):
+            if self._duplicate(w, out, actor, client_id):
                 return out
-            summary = ConversationStore.summary_in(tx, conversation_id)
+            summary = w.summary(conversation_id)
             if summary is None or not can_write(actor, summary):
                 raise _not_found(conversation_id, client_id)
             if summary.status != "closed":
                 raise Problem(ErrorCode.CONFLICT, "a conversation is rated once it is closed", client_id)
             if summary.rating is not None:
                 raise Problem(ErrorCode.CONFLICT, "this conversation was rated already", client_id)
-            ConversationStore.set_rating(tx, conversation_id, score, comment)
+            w.set_rating(conversation_id, score, comment)
             event = self._append(
-                tx, out, conversation_id, actor, kind="rating", score=score, text=comment, client_id=client_id
+                w, out, conversation_id, actor, kind="rating", score=score, text=comment, client_id=client_id
             )
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
@@ -249,14 +236,14 @@ class ChatService:
     async def mark_read(self, actor: Actor, conversation_id: str, seq: int) -> None:
         """Read receipts are stored events too, so an agent who reconnects sees them; only advances."""
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            summary = ConversationStore.summary_in(tx, conversation_id)
+            summary = w.summary(conversation_id)
             if summary is None or not can_read(actor, summary):
                 raise _not_found(conversation_id)
             upto = min(seq, summary.last_seq)
-            if upto > ConversationStore.last_read(tx, conversation_id, actor.type):
-                self._append(tx, out, conversation_id, actor, kind="read", target_seq=upto)
+            if upto > w.last_read(conversation_id, actor.type):
+                self._append(w, out, conversation_id, actor, kind="read", target_seq=upto)
             return out
 
         await self._commit(work)
@@ -283,17 +270,17 @@ class ChatService:
         if not actor.answers_chats:
             raise Problem(ErrorCode.FORBIDDEN, "only agents take conversations", client_id)
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            if self._duplicate(tx, out, actor, client_id):
+            if self._duplicate(w, out, actor, client_id):
                 return out
-            summary = ConversationStore.summary_in(tx, conversation_id)
+            summary = w.summary(conversation_id)
             if summary is None:
                 raise _not_found(conversation_id, client_id)
             # Every agent saw it in the queue, so saying it was taken reveals nothing new.
             if summary.status != "waiting" and not actor.is_admin:
                 raise Problem(ErrorCode.CONFLICT, "this conversation is no longer waiting", client_id)
-            event = self._assign(tx, out, conversation_id, actor.id, summary.agent_id, by=actor, client_id=client_id)
+            event = self._assign(w, out, conversation_id, actor.id, summary.agent_id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
 
@@ -307,21 +294,20 @@ class ChatService:
         it first when the conversation is granted to them."""
         handover = self._checked_text(note, client_id) if note and note.strip() else None
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            if self._duplicate(tx, out, actor, client_id):
+            if self._duplicate(w, out, actor, client_id):
                 return out
-            target = tx.execute("SELECT role, disabled FROM agents WHERE id = ?", (agent_id,)).fetchone()
-            if target is None or target["disabled"] or target["role"] not in ("agent", "admin"):
+            if not w.agent_answers_chats(agent_id):
                 raise Problem(ErrorCode.NOT_FOUND, "no such agent to transfer to", client_id)
-            status = self._writable(tx, actor, conversation_id, client_id)
+            status = self._writable(w, actor, conversation_id, client_id)
             if status == "closed":
                 raise Problem(ErrorCode.CONFLICT, "reopen the conversation before transferring it", client_id)
-            summary = ConversationStore.summary_in(tx, conversation_id)
+            summary = w.summary(conversation_id)
             assert summary is not None  # noqa: S101 - _writable just found it in this transaction
             if handover is not None:
-                self._append(tx, out, conversation_id, actor, kind="note", text=handover, private=True)
-            event = self._assign(tx, out, conversation_id, agent_id, summary.agent_id, by=actor, client_id=client_id)
+                self._append(w, out, conversation_id, actor, kind="note", text=handover, private=True)
+            event = self._assign(w, out, conversation_id, agent_id, summary.agent_id, by=actor, client_id=client_id)
             out.ack = Ack(client_id=client_id, conversation_id=conversation_id, seq=event.seq)
             return out
 
@@ -334,11 +320,11 @@ class ChatService:
         return await self._set_status(actor, client_id, conversation_id, "open")
 
     async def _set_status(self, actor: Actor, client_id: str, conversation_id: str, target: str) -> Ack:
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            if self._duplicate(tx, out, actor, client_id):
+            if self._duplicate(w, out, actor, client_id):
                 return out
-            summary = ConversationStore.summary_in(tx, conversation_id)
+            summary = w.summary(conversation_id)
             if summary is None:
                 raise _not_found(conversation_id, client_id)
             # Reopening a closed chat is allowed to whoever could read it when it was open.
@@ -356,11 +342,9 @@ class ChatService:
                     raise Problem(ErrorCode.CONFLICT, "not closed", client_id)
                 # An agent reopening keeps it; a customer reopening goes back to the queue.
                 new_status, agent_id = ("assigned", actor.id) if actor.type == "agent" else ("waiting", None)
-            ConversationStore.set_state(
-                tx, conversation_id, status=new_status, agent_id=agent_id, waiting=new_status == "waiting"
-            )
+            w.set_state(conversation_id, status=new_status, agent_id=agent_id, waiting=new_status == "waiting")
             event = self._append(
-                tx,
+                w,
                 out,
                 conversation_id,
                 actor,
@@ -369,7 +353,7 @@ class ChatService:
                 agent_id=agent_id,
                 client_id=client_id,
             )
-            after = ConversationStore.summary_in(tx, conversation_id)
+            after = w.summary(conversation_id)
             assert after is not None  # noqa: S101
             update = encode(ConversationUpdate(conversation=after))
             if new_status == "closed" and summary.agent_id:
@@ -392,23 +376,23 @@ class ChatService:
         if not self._settings.auto_assign:
             return
 
-        def work(tx: Tx) -> Outcome:
+        def work(w: ChatWrite) -> Outcome:
             out = Outcome()
-            self._assign_waiting(tx, out)
+            self._assign_waiting(w, out)
             return out
 
         await self._commit(work)
 
-    def _assign_waiting(self, tx: Tx, out: Outcome) -> None:
+    def _assign_waiting(self, w: ChatWrite, out: Outcome) -> None:
         ttl_ms = int(self._settings.presence_ttl * 1000)
         for _ in range(100):  # bounded: one transaction must not hold the write lock for long
-            conversation_id = ConversationStore.next_waiting(tx)
+            conversation_id = w.next_waiting()
             if conversation_id is None:
                 break
-            agent = AgentStore.least_busy_online(tx, ttl_ms)
+            agent = w.least_busy_online(ttl_ms)
             if agent is None:
                 break
-            self._assign(tx, out, conversation_id, agent, None, by=None, client_id=None)
+            self._assign(w, out, conversation_id, agent, None, by=None, client_id=None)
 
     async def publish_queue(self) -> None:
         waiting = await self._conversations.waiting()
@@ -419,7 +403,7 @@ class ChatService:
 
     def _assign(
         self,
-        tx: Tx,
+        w: ChatWrite,
         out: Outcome,
         conversation_id: str,
         agent_id: str,
@@ -428,22 +412,22 @@ class ChatService:
         by: Actor | None,
         client_id: str | None,
     ) -> Event:
-        ConversationStore.set_state(tx, conversation_id, status="assigned", agent_id=agent_id, waiting=False)
+        w.set_state(conversation_id, status="assigned", agent_id=agent_id, waiting=False)
         fields: dict[str, Any] = {
             "kind": "assigned",
             "agent_id": agent_id,
             # Who takes over, by name: the shopper's widget says who joined (after a transfer the
             # author is the agent who handed it over).
-            "agent_name": AgentStore.name_in(tx, agent_id),
+            "agent_name": w.agent_name(agent_id),
             "status": "assigned",
             "client_id": client_id,
         }
         if by is None:
-            event = ConversationStore.append(tx, conversation_id, author_type="system", **fields)
+            event = w.append(conversation_id, author_type="system", **fields)
             out.publications.append(self._event_publication(event, private=False))
         else:
-            event = self._append(tx, out, conversation_id, by, **fields)
-        summary = ConversationStore.summary_in(tx, conversation_id)
+            event = self._append(w, out, conversation_id, by, **fields)
+        summary = w.summary(conversation_id)
         assert summary is not None  # noqa: S101
         update = encode(ConversationUpdate(conversation=summary))
         # Everyone following it who may no longer read it (the previous assignee, an agent who
@@ -457,11 +441,11 @@ class ChatService:
         out.queue_changed = True
         return event
 
-    def _may_open(self, tx: Tx, actor: Actor, address: str | None, client_id: str) -> None:
+    def _may_open(self, w: ChatWrite, actor: Actor, address: str | None, client_id: str) -> None:
         """Limits on new conversations, decided in the transaction that would open one: a flood
         of chats (one socket or many, one process or several) must not bury real shoppers."""
         s = self._settings
-        if ConversationStore.open_count(tx, actor.id) >= s.max_open_conversations:
+        if w.open_count(actor.id) >= s.max_open_conversations:
             raise Problem(
                 ErrorCode.RATE_LIMITED, "you have conversations open already: write in one of them", client_id
             )
@@ -471,7 +455,7 @@ class ChatService:
         ]
         if address:
             limits.append((f"conversation:address:{address}", s.new_conversations_per_address, 600_000))
-        hit = limited(tx, limits)
+        hit = w.limited(limits)
         if hit == "conversation:shop":
             raise Problem(ErrorCode.UNAVAILABLE, "we are very busy right now: please try again in a minute", client_id)
         if hit is not None:
@@ -488,25 +472,24 @@ class ChatService:
         return text
 
     @staticmethod
-    def _duplicate(tx: Tx, out: Outcome, actor: Actor, client_id: str) -> bool:
-        found = ConversationStore.by_client_id_in(tx, actor.type, actor.id, client_id)
+    def _duplicate(w: ChatWrite, out: Outcome, actor: Actor, client_id: str) -> bool:
+        found = w.by_client_id(actor.type, actor.id, client_id)
         if found is None:
             return False
         out.ack = Ack(client_id=client_id, conversation_id=found[0], seq=found[1], duplicate=True)
         return True
 
     @staticmethod
-    def _writable(tx: Tx, actor: Actor, conversation_id: str, client_id: str) -> str:
-        summary = ConversationStore.summary_in(tx, conversation_id)
+    def _writable(w: ChatWrite, actor: Actor, conversation_id: str, client_id: str) -> str:
+        summary = w.summary(conversation_id)
         if summary is None or not can_write(actor, summary):
             raise _not_found(conversation_id, client_id)
         return summary.status
 
     def _append(
-        self, tx: Tx, out: Outcome, conversation_id: str, actor: Actor, *, private: bool = False, **fields: Any
+        self, w: ChatWrite, out: Outcome, conversation_id: str, actor: Actor, *, private: bool = False, **fields: Any
     ) -> Event:
-        event = ConversationStore.append(
-            tx,
+        event = w.append(
             conversation_id,
             private=private,
             author_type=actor.type,
@@ -523,9 +506,9 @@ class ChatService:
 
     # -------------------------------------------------------------- after the commit (event loop)
 
-    async def _commit(self, work: Callable[[Tx], Outcome]) -> Ack:
+    async def _commit(self, work: Callable[[ChatWrite], Outcome]) -> Ack:
         """Run `work` in a write transaction, then publish what it decided; its ack."""
-        outcome = await self._db.write(work)
+        outcome = await self._writes.run(work)
         if outcome.publications:
             await self._broker.publish_many(outcome.publications)
         if outcome.announce is not None:

@@ -115,6 +115,15 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 BatchObserver = Callable[[int, float], None]
 
 
+class Duplicate(sqlite3.IntegrityError):
+    """A write broke a uniqueness rule (an e-mail, a shortcut, a name taken): nothing of it was
+    stored. What services catch for a conflict, instead of the database driver's own error (a
+    subclass of it, so the store's own `except sqlite3.IntegrityError` still holds)."""
+
+
+_UNIQUE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
 class Database:
     def __init__(self, path: str, *, busy_timeout_ms: int = 5000, observe: BatchObserver | None = None) -> None:
         self.path = path
@@ -231,7 +240,12 @@ class Database:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put(_Job(fn, future, loop))
-        return await future
+        try:
+            return await future
+        except sqlite3.IntegrityError as e:
+            if isinstance(e, Duplicate) or e.sqlite_errorname not in _UNIQUE:
+                raise
+            raise Duplicate(str(e)) from e
 
     async def run(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement in its own (grouped) transaction; the number of rows it changed."""

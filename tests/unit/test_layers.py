@@ -5,6 +5,7 @@ the push engine never sees the database's row or transaction types; imports go a
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +117,35 @@ def test_the_store_imports_no_service_and_no_endpoint() -> None:
             if module.startswith("server.") and not module.startswith(("server.store", "server.ids")):
                 # The protocol's frame types (a stored notification is one) and nothing else.
                 assert module.startswith("server.protocol"), (name, module)
+
+
+def test_services_never_see_the_drivers_rows_or_transactions() -> None:
+    # Decisions made in a transaction go through a unit of work of the store's (store/chat_writes.py);
+    # a conflict comes back as store.db.Duplicate, not as the driver's error.
+    for package in ("chat", "push", "auth", "mail", "api", "ws"):
+        for name, tree in modules(package):
+            for module in imported(tree):
+                assert module != "sqlite3", name
+                assert module not in ("server.store.db.Tx", "server.store.db.Row"), (name, module)
+
+
+_SQL = re.compile(
+    r"^\s*(SELECT\s.+\sFROM\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s)", re.S
+)  # SQL here is written in capitals; prose ("Select a segment") is not
+
+
+def sql_in(tree: ast.Module) -> list[str]:
+    strings = (n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+    return [text for text in strings if _SQL.match(text)]
+
+
+def test_no_sql_outside_the_store() -> None:
+    for package in ("chat", "push", "auth", "mail", "api", "ws"):
+        for name, tree in modules(package):
+            assert sql_in(tree) == [], name
+
+
+def test_the_sql_rule_sees_sql_and_not_prose() -> None:
+    tree = ast.parse('a = "SELECT role, disabled FROM agents WHERE id = ?"\nb = "UPDATE conversations SET x = 1"\n'
+                     'c = "Select a segment from the list"\nd = "Update your card"\n')
+    assert sql_in(tree) == ["SELECT role, disabled FROM agents WHERE id = ?", "UPDATE conversations SET x = 1"]
