@@ -278,12 +278,20 @@ class ConversationStore:
 
     @staticmethod
     def set_contact(tx: Tx, conversation_id: str, *, email: str | None, name: str | None, transcript: bool) -> None:
-        """What the shopper left for the reply; a field they did not give keeps its value."""
+        """What the shopper left for the reply; a field they did not give keeps its value. A wish
+        for the transcript is also noted where the mail's transcript job looks (store/conversation_mail.py),
+        so it is mailed when the conversation closes, once."""
         tx.execute(
             "UPDATE conversations SET contact_email = COALESCE(?, contact_email),"
             " contact_name = COALESCE(?, contact_name), transcript_wanted = MAX(transcript_wanted, ?) WHERE id = ?",
             (email, name, int(transcript), conversation_id),
         )
+        if transcript:
+            tx.execute(
+                "INSERT INTO conversation_mail (conversation_id, transcript_wanted) VALUES (?, 1)"
+                " ON CONFLICT (conversation_id) DO UPDATE SET transcript_wanted = 1",
+                (conversation_id,),
+            )
 
     @staticmethod
     def set_rating(tx: Tx, conversation_id: str, score: int, comment: str | None) -> None:

@@ -271,6 +271,36 @@ async def test_transcript_on_close_lands_in_the_outbox(
     await other.close()
 
 
+async def test_the_widgets_transcript_wish_mails_the_transcript_once_on_close(
+    outbox_settings: Settings, live_server_factory: Any
+) -> None:
+    # The "e-mail me the transcript" box of the widget's offline and pre-chat forms (a contact
+    # with transcript: true) is the same wish as the REST call above.
+    server: LiveServer = await live_server_factory(outbox_settings)
+    visitor = await server.customer()
+    sent = await visitor.send_message("Is the blue one back in stock?",
+                                      contact={"email": "ida@example.com", "name": "Ida", "transcript": True})
+    conversation = sent["conversation_id"]
+    agent = await server.agent()
+    await agent.send_message("It is, since Monday.", conversation)
+    outbox = Path(outbox_settings.mail_outbox)
+    await agent.send(type="conversation.close", client_id=uuid.uuid4().hex, conversation_id=conversation)
+    deadline = time.monotonic() + 10
+    while not list(outbox.glob("*.eml")) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    files = list(outbox.glob("*.eml"))
+    assert len(files) == 1
+    message = email.message_from_bytes(files[0].read_bytes().split(b"\r\n", 1)[1], policy=STRICT)
+    assert message["To"].addresses[0].addr_spec == "ida@example.com"
+    assert "transcript" in str(message["Subject"]).lower()
+    text = message.get_body(("plain",)).get_content()
+    assert "Is the blue one back in stock?" in text and "It is, since Monday." in text
+    await asyncio.sleep(0.6)
+    assert len(list(outbox.glob("*.eml"))) == 1  # sent once
+    await agent.close()
+    await visitor.close()
+
+
 # ---------------------------------------------------------------------------- the push fallback
 
 
