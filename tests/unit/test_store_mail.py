@@ -48,6 +48,13 @@ async def test_two_claimers_never_share_a_mail(dbs: tuple[Database, Database]) -
             claimed[name] += [m.id for m in batch]
             await store.settle(name, [Outcome(m.id, "sent") for m in batch])
 
+    # Both hold a batch before either drains: one process finishing everything before the other
+    # starts (a matter of scheduling) would prove nothing about sharing.
+    firsts = await asyncio.gather(*(MailQueueStore(db).claim(name, limit=7, lease_ms=60_000)
+                                    for name, db in (("a", a), ("b", b))))
+    for name, db, batch in zip(("a", "b"), (a, b), firsts, strict=True):
+        claimed[name] += [m.id for m in batch]
+        await MailQueueStore(db).settle(name, [Outcome(m.id, "sent") for m in batch])
     await asyncio.gather(drain("a", a), drain("b", b))
     assert len(claimed["a"]) + len(claimed["b"]) == 300
     assert not set(claimed["a"]) & set(claimed["b"])
