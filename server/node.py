@@ -193,6 +193,7 @@ class Node:
         await self.hub.listen(streams.AGENTS, self.presence.heard)
         await self.hub.listen(streams.CAMPAIGNS, self.broadcast.heard)
         await self.broadcast.start()
+        await self.voucher_pools.resume()
         self.hub.start()
         self.presence.start()
         self.scheduler.start()

@@ -203,6 +203,29 @@ def _code_out(c: PoolCode, now: int) -> CodeOut:
     )
 
 
+def _drafts(pool: PoolOut) -> Callable[[VoucherInfo], Draft]:
+    """The offer that carries each code of this pool to its customer's widget."""
+    value = _value(pool.kind, pool.amount, pool.currency)
+    until = (
+        f", valid until {dt.datetime.fromtimestamp(pool.expires_at / 1000, dt.UTC).date().isoformat()}"
+        if pool.expires_at is not None
+        else ""
+    )
+
+    def draft(voucher: VoucherInfo) -> Draft:
+        return Draft(
+            kind="offer",
+            marketing=True,
+            title=f"A voucher for you: {value}",
+            body=f"Use {voucher.code} at checkout{until}.",
+            voucher=voucher,
+            expires_at=pool.expires_at,
+            data={"pool_id": pool.id},
+        )
+
+    return draft
+
+
 def valid_codes(lines: list[str]) -> list[str]:
     """Codes as stored (trimmed, upper case; blank lines dropped); Problem naming the bad lines."""
     codes: list[str] = []
@@ -268,14 +291,14 @@ class VoucherPools:
     async def codes(self, pool_id: str, limit: int, offset: int) -> CodePage:
         pool = await self._find(pool_id)
         now = now_ms()
-        rows = await self._store.codes(pool_id, limit, offset)
+        rows = await self._store.codes(pool_id, limit, offset, pool.issued)
         return CodePage(total=pool.issued + pool.available, codes=[_code_out(c, now) for c in rows])
 
     async def export(self, pool_id: str) -> tuple[PoolOut, list[CodeOut]]:
         """The pool and its codes (at most MAX_EXPORT), for a CSV download."""
         pool = await self.get(pool_id)
         now = now_ms()
-        return pool, [_code_out(c, now) for c in await self._store.codes(pool_id, MAX_EXPORT, 0)]
+        return pool, [_code_out(c, now) for c in await self._store.codes(pool_id, MAX_EXPORT, 0, pool.issued)]
 
     async def import_codes(self, pool_id: str, body: CodesIn) -> ImportOut:
         pool = await self._find(pool_id)
@@ -295,27 +318,21 @@ class VoucherPools:
             raise Problem(ErrorCode.CONFLICT, "this pool has expired: its codes can no longer be issued")
         if pool.available == 0:
             raise Problem(ErrorCode.CONFLICT, "no codes left to issue: import some first")
-        value = _value(pool.kind, pool.amount, pool.currency)
-        until = (
-            f", valid until {dt.datetime.fromtimestamp(pool.expires_at / 1000, dt.UTC).date().isoformat()}"
-            if pool.expires_at is not None
-            else ""
-        )
-
-        def draft(voucher: VoucherInfo) -> Draft:
-            return Draft(
-                kind="offer",
-                marketing=True,
-                title=f"A voucher for you: {value}",
-                body=f"Use {voucher.code} at checkout{until}.",
-                voucher=voucher,
-                expires_at=pool.expires_at,
-                data={"pool_id": pool_id},
-            )
-
         started = await self._store.start_issue(pool_id, body.segment_id)
-        self._tasks.spawn(self._run(started.id, rules, draft))
+        self._tasks.spawn(self._run(started.id, rules, _drafts(pool)))
         return _issue_out(started)
+
+    async def resume(self) -> None:
+        """Go on with the issues a stopped process left running (at start). Each batch recorded
+        where it ended in its own transaction, and the dedupe key holds per issue, so an issue
+        taken up here while another process still runs it gives nobody a second code."""
+        for issue in await self._store.running_issues():
+            pool = await self._store.get(issue.pool_id)
+            rules = await self._segments.rules(issue.segment_id)
+            if pool is None or rules is None or (pool.expires_at is not None and pool.expires_at <= now_ms()):
+                await self._store.fail_issue(issue.id)
+                continue
+            self._tasks.spawn(self._run(issue.id, rules, _drafts(_pool_out(pool))))
 
     async def issues(self, pool_id: str, limit: int) -> IssueList:
         await self._find(pool_id)

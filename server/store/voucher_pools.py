@@ -109,15 +109,19 @@ SELECT p.id, p.name, p.kind, p.amount, p.currency, p.expires_at, p.one_per_custo
           AND v.expires_at IS NOT NULL AND v.expires_at <= ?) AS expired
 FROM voucher_pools p
 """
-_CODES = """
-SELECT code, customer, customer_name, issued_at, redeemed_at, redeemed_order, expires_at FROM (
-  SELECT v.code, c.external_id AS customer, c.name AS customer_name, v.created_at AS issued_at, v.redeemed_at,
-         v.redeemed_order, v.expires_at
-  FROM vouchers v JOIN customers c ON c.id = v.customer_id WHERE v.pool_id = ?
-  UNION ALL
-  SELECT k.code, NULL, NULL, NULL, NULL, NULL, p.expires_at
-  FROM voucher_pool_codes k JOIN voucher_pools p ON p.id = k.pool_id WHERE k.pool_id = ?
-) ORDER BY issued_at IS NULL, issued_at DESC, code LIMIT ? OFFSET ?
+# A pool's codes page by page: its issued codes, the latest first (an index), then its imported
+# codes not issued yet, by code (their primary key order within the pool's index).
+_ISSUED_CODES = """
+SELECT v.code, c.external_id AS customer, c.name AS customer_name, v.created_at AS issued_at, v.redeemed_at,
+       v.redeemed_order, v.expires_at
+FROM vouchers v JOIN customers c ON c.id = v.customer_id
+WHERE v.pool_id = ? ORDER BY v.created_at DESC, v.code DESC LIMIT ? OFFSET ?
+"""
+_AVAILABLE_CODES = """
+SELECT k.code, NULL AS customer, NULL AS customer_name, NULL AS issued_at, NULL AS redeemed_at,
+       NULL AS redeemed_order, p.expires_at
+FROM voucher_pool_codes k JOIN voucher_pools p ON p.id = k.pool_id
+WHERE k.pool_id = ? ORDER BY k.code LIMIT ? OFFSET ?
 """
 _ISSUE_SELECT = f"SELECT {', '.join(IssueRecord.__struct_fields__)} FROM voucher_pool_issues"
 _INSERT_VOUCHER = (
@@ -170,10 +174,16 @@ class PoolStore:
         row = await self.db.fetchone(f"{_POOLS} WHERE p.id = ?", (now_ms(), pool_id))
         return record(row, PoolRecord) if row else None
 
-    async def codes(self, pool_id: str, limit: int, offset: int) -> list[PoolCode]:
-        """A page of the pool's codes: the issued ones, the latest first, then those not issued yet."""
-        rows = await self.db.fetchall(_CODES, (pool_id, pool_id, limit, offset))
-        return records(rows, PoolCode)
+    async def codes(self, pool_id: str, limit: int, offset: int, issued: int) -> list[PoolCode]:
+        """A page of the pool's codes: the issued ones (`issued` of them), the latest first, then
+        those not issued yet."""
+        found: list[PoolCode] = []
+        if offset < issued:
+            found = records(await self.db.fetchall(_ISSUED_CODES, (pool_id, limit, offset)), PoolCode)
+        if len(found) < limit:
+            rows = await self.db.fetchall(_AVAILABLE_CODES, (pool_id, limit - len(found), max(0, offset - issued)))
+            found += records(rows, PoolCode)
+        return found
 
     async def import_codes(self, pool_id: str, codes: Sequence[str]) -> Imported:
         """Add these codes (upper case, validated by the caller) to the pool, but those that exist
@@ -227,6 +237,10 @@ class PoolStore:
         rows = await self.db.fetchall(
             f"{_ISSUE_SELECT} WHERE pool_id = ? ORDER BY started_at DESC, id LIMIT ?", (pool_id, limit)
         )
+        return records(rows, IssueRecord)
+
+    async def running_issues(self) -> list[IssueRecord]:
+        rows = await self.db.fetchall(f"{_ISSUE_SELECT} WHERE status = 'running' ORDER BY started_at")
         return records(rows, IssueRecord)
 
     async def fail_issue(self, issue_id: str) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from server.settings import Settings
+from tests.conftest import StartLiveServer
 from tests.support.live import AGENT_PASSWORD, LiveServer
 from tests.support.shop import Shop, notifications
 
@@ -221,6 +223,10 @@ async def test_imported_codes_refuse_duplicates_and_run_out(shop: Shop, marketer
     again = await ok(marketer.post(f"/api/v1/voucher-pools/{first['id']}/codes", json={"codes": ["SHOP-0002"]}))
     assert again == {"imported": 0, "duplicates": ["SHOP-0002"]}
     assert (await ok(marketer.get(f"/api/v1/voucher-pools/{first['id']}")))["available"] == 2
+    page = await ok(marketer.get(f"/api/v1/voucher-pools/{first['id']}/codes", params={"limit": 1, "offset": 1}))
+    assert page["total"] == 2 and [(c["code"], c["status"], c["customer"]) for c in page["codes"]] == [
+        ("SHOP-0002", "available", None)
+    ]
 
     # Three members, two codes: two are issued, one member is told apart as left without.
     run = await issued(marketer, first["id"], segment["id"])
@@ -299,3 +305,39 @@ async def test_an_agent_reaches_no_pool(server: LiveServer, marketer: httpx.Asyn
     finally:
         await agent.aclose()
     assert [p["name"] for p in (await ok(marketer.get("/api/v1/voucher-pools")))["pools"]] == ["P"]
+
+
+async def test_an_issue_left_running_by_a_stopped_process_is_finished_at_start(
+    settings: Settings, live_server_factory: StartLiveServer
+) -> None:
+    first = await live_server_factory(settings)
+    _key, token = await first.node.shop_keys.create("shop", ["*"])
+    shop = Shop(first, token)
+    try:
+        for x in ("r-1", "r-2"):
+            await shop.customer(x, tier="gold")
+        segment = await shop.call(
+            "POST", "/api/v1/segments", 201, json={"name": "G", "rules": {"field": "tier", "op": "eq", "value": "gold"}}
+        )
+        pool = await shop.call("POST", "/api/v1/voucher-pools", 201, json={"name": "R", "kind": "percent", "amount": 5})
+        # What a process stopped right after starting an issue leaves: the issue, no batch done.
+        await first.node.db.run(
+            "INSERT INTO voucher_pool_issues (id, pool_id, segment_id, status, started_at)"
+            " VALUES (?, ?, ?, 'running', 1)",
+            ("vi_left", pool["id"], segment["id"]),
+        )
+    finally:
+        await shop.close()
+    await first.stop()
+    second = await live_server_factory(settings)
+    shop = Shop(second, token)
+    try:
+        for _ in range(200):
+            [run] = (await shop.call("GET", f"/api/v1/voucher-pools/{pool['id']}/issues", 200))["issues"]
+            if run["status"] != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert (run["id"], run["status"], run["issued"]) == ("vi_left", "done", 2)
+        assert [len(await pool_codes_of(shop, x, pool["id"])) for x in ("r-1", "r-2")] == [1, 1]
+    finally:
+        await shop.close()

@@ -16,7 +16,9 @@ CREATE TABLE voucher_pools (
 
 -- An issued pool code is a voucher like a campaign's: one redemption path for both.
 ALTER TABLE vouchers ADD COLUMN pool_id TEXT;
-CREATE INDEX vouchers_pool ON vouchers (pool_id, created_at) WHERE pool_id IS NOT NULL;
+-- The codes page, the latest first; and the counts (issued, redeemed, expired) read from the index alone.
+CREATE INDEX vouchers_pool ON vouchers (pool_id, created_at, code) WHERE pool_id IS NOT NULL;
+CREATE INDEX vouchers_pool_state ON vouchers (pool_id, redeemed_at, expires_at) WHERE pool_id IS NOT NULL;
 
 -- Imported codes not issued yet (a voucher row needs its customer): issuing moves one to vouchers.
 CREATE TABLE voucher_pool_codes (
