@@ -50,7 +50,7 @@ function CreatePool({ onCreated }) {
         <input name="name" value=${draft.name} maxlength="100" aria-invalid=${invalid("name")} onInput=${set("name")} />
         <${FieldError} errors=${errors} field="name" /></label>
       <label>Value
-        <select name="kind" value=${draft.kind} onChange=${set("kind")}>
+        <select name="kind" aria-label="Value" value=${draft.kind} onChange=${set("kind")}>
           <option value="percent">Percentage off</option>
           <option value="amount">Amount off</option>
         </select></label>
@@ -67,7 +67,7 @@ function CreatePool({ onCreated }) {
           onInput=${set("expires_on")} />
         <${FieldError} errors=${errors} field="expires_at" /></label>
       <label>Codes
-        <select name="source" value=${draft.source} onChange=${set("source")}>
+        <select name="source" aria-label="Codes" value=${draft.source} onChange=${set("source")}>
           <option value="generated">Drawn by Rapport</option>
           <option value="imported">Imported from a list</option>
         </select></label>
@@ -85,7 +85,7 @@ function PoolRow({ pool }) {
       <td data-label="Pool"><a href=${poolPath(pool.id)} onClick=${open}>${pool.name}</a></td>
       <td data-label="Value">${poolValue(pool)}</td>
       <td data-label="Expiry">${poolExpiry(pool)}</td>
-      <td data-label="Available" class="num">${pool.available === null ? "∞" : pool.available}</td>
+      <td data-label="Available" class="num" title=${pool.available === null ? "codes drawn as they are issued" : ""}>${pool.available === null ? "∞" : pool.available}</td>
       <td data-label="Issued" class="num" data-testid="pool-issued">${pool.issued}</td>
       <td data-label="Redeemed" class="num" data-testid="pool-redeemed">${pool.redeemed}</td>
       <td data-label="Expired" class="num">${pool.expired}</td>

@@ -47,7 +47,7 @@ function IssueForm({ pool, segments, onStarted }) {
       ${segments !== null && segments.length === 0
         ? html`<p class="muted">No segments yet: make one in the Segments tab.</p>`
         : html`<label class="grow">Segment
-            <select name="segment" value=${segmentId} onChange=${(e) => setChosen(e.target.value)} disabled=${segments === null}>
+            <select name="segment" aria-label="Segment" value=${segmentId} onChange=${(e) => setChosen(e.target.value)} disabled=${segments === null}>
               ${(segments || []).map((s) => html`<option key=${s.id} value=${s.id}>${s.name} (${s.members} ${s.members === 1 ? "member" : "members"})</option>`)}
             </select></label>
           <button type="submit" disabled=${busy || !segmentId}>Issue codes</button>`}
@@ -65,6 +65,8 @@ function ImportForm({ pool, onImported }) {
     const file = e.target.files && e.target.files[0];
     if (!file) return;
     const lines = (await file.text()).split(/\r?\n/).map((line) => line.split(/[,;\t]/)[0].replace(/^"|"$/g, ""));
+    // A spreadsheet's header line is not a code.
+    if (lines.length && /^(voucher )?codes?$/i.test(lines[0].trim())) lines.shift();
     setText(lines.join("\n"));
   };
   const submit = async (e) => {
@@ -92,9 +94,8 @@ function ImportForm({ pool, onImported }) {
       <label>…or a file (.txt or .csv) <input type="file" accept=".txt,.csv,text/plain,text/csv" onChange=${load} /></label>
       <button type="submit" disabled=${busy || !text.trim()}>Import</button>
       ${error && html`<p class="error" role="alert" data-testid="import-error">${error}</p>`}
-      ${result && html`<p class="ok" role="status" data-testid="import-result">
-        Imported ${result.imported} ${result.imported === 1 ? "code" : "codes"}.
-        ${result.duplicates.length > 0 && html`<span class="error">Refused as duplicates: ${result.duplicates.join(", ")}</span>`}</p>`}
+      ${result && html`<p class="ok" role="status" data-testid="import-result">Imported ${result.imported} ${result.imported === 1 ? "code" : "codes"}.</p>`}
+      ${result && result.duplicates.length > 0 && html`<p class="error" role="alert" data-testid="import-duplicates">Refused as duplicates: ${result.duplicates.join(", ")}</p>`}
     </form>`;
 }
 
