@@ -298,7 +298,7 @@ class PoolStore:
                     )
                 ]
             else:
-                codes = [new_code() for _ in wanting]
+                codes = _fresh_codes(tx, len(wanting), new_code)
             given = dict(zip(wanting, codes, strict=False))
             drafts: list[tuple[str, Draft]] = []
             for cid, code in given.items():
@@ -348,3 +348,22 @@ class PoolStore:
             )
 
         return await self.db.write(work)
+
+
+def _fresh_codes(tx: Tx, count: int, new_code: Callable[[], str]) -> list[str]:
+    """`count` drawn codes that no voucher and no imported code holds (a clash is all but
+    impossible with 59 random bits, but an imported list may follow any pattern)."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        drawn = {new_code() for _ in range(count - len(codes))} - codes
+        marks = ",".join("?" * len(drawn))
+        taken = {
+            r[0]
+            for r in tx.execute(
+                f"SELECT code FROM vouchers WHERE code IN ({marks})"
+                f" UNION ALL SELECT code FROM voucher_pool_codes WHERE code IN ({marks})",
+                (*drawn, *drawn),
+            )
+        }
+        codes |= drawn - taken
+    return sorted(codes)
