@@ -260,8 +260,8 @@ class PoolStore:
         """Issue the pool to the next `limit` members of `selection` (after the issue's last
         customer): to each consenting member who does not hold the pool's code yet, one code
         (imported ones first for an imported pool; drawn by `new_code` for a generated one) in
-        the notification `draft` makes for it. The last batch (fewer members than `limit`)
-        marks the issue done."""
+        the notification `draft` makes for it. The last batch (fewer members than `limit`, or
+        none once the pool expired) marks the issue done."""
         sql, params = where(selection)
         now = now_ms()
 
@@ -276,6 +276,8 @@ class PoolStore:
                 " ORDER BY id LIMIT ?",
                 [issue.last_customer, *params, limit],
             ).fetchall()
+            if pool["expires_at"] is not None and pool["expires_at"] <= now:
+                members = []  # the pool expired while it was being issued: the issue ends here
             consenting = [m[0] for m in members if m[1]]
             key = f"pool:{issue.pool_id}" if pool["one_per_customer"] else f"pool:{issue.pool_id}:{issue_id}"
             held: set[str] = set()
