@@ -38,6 +38,7 @@ from server.push.scheduler import Scheduler
 from server.push.segments import SegmentService
 from server.push.surveys import SurveyService
 from server.push.triggers import Triggers
+from server.push.voucher_pools import VoucherPools
 from server.push.vouchers import VoucherService
 from server.settings import Settings
 from server.store import Database
@@ -56,6 +57,7 @@ from server.store.satisfaction import SatisfactionStore
 from server.store.sessions import SessionStore
 from server.store.surveys import SurveyStore
 from server.store.transcript_search import TranscriptSearch
+from server.store.voucher_pools import PoolStore
 from server.store.vouchers import VoucherStore
 from server.ws.limits import Limits
 
@@ -125,6 +127,7 @@ class Node:
         self.hub: Hub
         # Push services that reach sockets through the hub (LocalDelivery), made with it.
         self.inbox: InboxService
+        self.voucher_pools: VoucherPools
         self.orders: OrderUpdates
         self.reminders: ReminderService
         self.broadcast: Broadcaster
@@ -167,6 +170,7 @@ class Node:
             self.db.epoch,
         )
         self.inbox = InboxService(self._inbox_store, self.broker, self.hub)
+        self.voucher_pools = VoucherPools(PoolStore(self.db), self.segments, self.inbox)
         self.orders = OrderUpdates(self.shop_customers, self.inbox, self._inbox_store)
         self.reminders = ReminderService(ReminderStore(self.db), self.shop_customers, self.inbox)
         self.broadcast = Broadcaster(
@@ -190,6 +194,7 @@ class Node:
         await self.hub.listen(streams.AGENTS, self.presence.heard)
         await self.hub.listen(streams.CAMPAIGNS, self.broadcast.heard)
         await self.broadcast.start()
+        await self.voucher_pools.resume()
         self.hub.start()
         self.presence.start()
         self.scheduler.start()
@@ -209,6 +214,7 @@ class Node:
         ("mail", "stop"),
         ("triggers", "stop"),
         ("broadcast", "stop"),
+        ("voucher_pools", "stop"),
         ("presence", "stop"),
         ("hub", "stop"),
         ("broker", "close"),

@@ -23,6 +23,7 @@ from server.api import (
     search,
     segments,
     session,
+    voucher_pools,
     vouchers,
 )
 from server.api.endpoint import Endpoint, Resource, openapi as openapi_of, route
@@ -43,6 +44,7 @@ RESOURCES: tuple[Resource, ...] = (
     segments.resource,
     campaigns.resource,
     vouchers.resource,
+    voucher_pools.resource,
     reminders.resource,
     mail.resource,
 )

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import msgspec
 
-from server.api.endpoint import CALLER, Call, Resource, shop
+from server.api.endpoint import CALLER, Call, Query, Resource, shop
 from server.errors import Problem
 from server.protocol import ErrorCode, VoucherInfo
-from server.push.vouchers import VoucherOut
+from server.push.vouchers import CustomerVouchers, VoucherOut
 
 resource = Resource("vouchers")
 
@@ -58,3 +58,16 @@ async def my_vouchers(call: Call) -> MyVouchers:
     if call.actor.type != "customer":
         raise Problem(ErrorCode.FORBIDDEN, "for customers")
     return MyVouchers(vouchers=await call.node.vouchers.active_for(call.actor.id))
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/customers/{external_id:str}/vouchers",
+    summary="Every voucher a customer was issued, by a campaign or a voucher pool, the newest first",
+    access=shop("vouchers", "admin", "marketer"),
+    response=CustomerVouchers,
+    query={"limit": Query(int, 100, "most recent first", low=1, high=1000)},
+)
+async def customer_vouchers(call: Call) -> CustomerVouchers:
+    customer = await call.node.shop_customers.find(call.path["external_id"])
+    return await call.node.vouchers.of_customer(customer.id, call.query["limit"])

@@ -34,6 +34,11 @@ class VoucherOut(msgspec.Struct):
     redeemed_at: int | None
     redeemed_order: str | None
     campaign_id: str | None
+    pool_id: str | None
+
+
+class CustomerVouchers(msgspec.Struct):
+    vouchers: list[VoucherOut]
 
 
 def new_code() -> str:
@@ -75,6 +80,7 @@ def _out(v: VoucherRecord) -> VoucherOut:
         redeemed_at=v.redeemed_at,
         redeemed_order=v.redeemed_order,
         campaign_id=v.campaign_id,
+        pool_id=v.pool_id,
     )
 
 
@@ -103,6 +109,11 @@ class VoucherService:
         if voucher.expires_at is not None and voucher.expires_at <= now_ms():
             raise Problem(ErrorCode.CONFLICT, "this voucher has expired")
         raise Problem(ErrorCode.CONFLICT, "this voucher cannot be redeemed")
+
+    async def of_customer(self, customer_id: str, limit: int) -> CustomerVouchers:
+        """Every voucher a customer was issued, by a campaign or a pool (redeemed and expired
+        ones too; internal customer id), the newest first."""
+        return CustomerVouchers(vouchers=[_out(v) for v in await self._store.of_customer(customer_id, limit)])
 
     async def active_for(self, customer_id: str) -> list[VoucherInfo]:
         """A customer's unredeemed, unexpired vouchers (internal customer id), the newest first."""

@@ -33,6 +33,7 @@ class VoucherRecord(msgspec.Struct):
     created_at: int
     redeemed_at: int | None
     redeemed_order: str | None
+    pool_id: str | None  # issued from a voucher pool (store/voucher_pools.py) rather than a campaign
 
 
 class VoucherBatch(msgspec.Struct, kw_only=True):

@@ -197,6 +197,9 @@ async def world(server: LiveServer) -> AsyncIterator[World]:
         segment = await call("POST", "/api/v1/segments", json={
             "name": "SEGMENT-SECRET-NAME", "rules": {"field": "loyalty_points", "op": "gte", "value": 0}})
         objects["segment_id"] = [Obj(segment["id"], set(), ["SEGMENT-SECRET-NAME"])]
+        pool = await call("POST", "/api/v1/voucher-pools", json={
+            "name": "POOL-SECRET-NAME", "kind": "percent", "amount": 10})
+        objects["pool_id"] = [Obj(pool["id"], set(), ["POOL-SECRET-NAME"])]
         # Canned replies are the whole team's: every agent and the admin hold them.
         async with httpx.AsyncClient(base_url=server.base, headers=parties["admin"].headers) as admin:
             made = await admin.post("/api/v1/canned-replies", json={
