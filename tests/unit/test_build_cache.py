@@ -1,4 +1,4 @@
-"""The build cache: a hit skips the step, a changed input or step version misses, an unwritable place only costs the work."""
+"""The build cache: a hit skips the step, a changed input or version misses, an unwritable place costs the work."""
 
 from __future__ import annotations
 
