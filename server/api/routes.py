@@ -20,6 +20,7 @@ from server.api import (
     openapi,
     orders,
     reminders,
+    reports,
     search,
     segments,
     session,
@@ -45,6 +46,7 @@ RESOURCES: tuple[Resource, ...] = (
     vouchers.resource,
     reminders.resource,
     mail.resource,
+    reports.resource,
 )
 
 
