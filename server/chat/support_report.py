@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import msgspec
@@ -25,9 +25,9 @@ import msgspec
 from server.errors import Problem
 from server.ids import now_ms
 from server.protocol import ErrorCode
-from server.store.support_report import PeriodRows, SupportReportStore
+from server.store.support_report import PeriodFigures, SupportReportStore
 
-__all__ = ["AgentFigures", "DayCount", "Figures", "SupportReport", "SupportReports", "percentile"]
+__all__ = ["AgentFigures", "DayCount", "Figures", "SupportReport", "SupportReports", "from_ranks", "percentile"]
 
 _DAY_MS = 86_400_000
 MAX_DAYS = 366
@@ -71,38 +71,49 @@ class SupportReport(msgspec.Struct):
     days: list[DayCount]
 
 
+def from_ranks(n: int, at_rank: Mapping[int, float], p: float) -> float | None:
+    """The `p` quantile (0..1) of `n` sorted values of which `at_rank` holds (at least) the two
+    ranks around (n - 1) * p: linear between them; None if there are no values."""
+    if n == 0:
+        return None
+    rank = (n - 1) * p
+    low = math.floor(rank)
+    high = min(low + 1, n - 1)
+    return at_rank[low] + (at_rank[high] - at_rank[low]) * (rank - low)
+
+
 def percentile(ordered: Sequence[float], p: float) -> float | None:
     """The `p` quantile (0..1) of sorted values, linear between the closest ranks; None if empty."""
-    if not ordered:
-        return None
-    rank = (len(ordered) - 1) * p
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return from_ranks(len(ordered), dict(enumerate(ordered)), p)
 
 
 class _Tally:
-    __slots__ = ("conversations", "ratings", "resolutions", "responses")
+    """One scope's figures as the store's rows give them."""
+
+    __slots__ = ("conversations", "ranked", "ratings", "resolved")
 
     def __init__(self) -> None:
         self.conversations = 0
-        self.responses: list[int] = []
-        self.resolutions: list[int] = []
+        self.resolved = 0
         self.ratings = [0, 0, 0, 0, 0]
+        # measure -> (n, {rank: value})
+        self.ranked: dict[str, tuple[int, dict[int, int]]] = {}
+
+    def quantile(self, measure: str, p: float) -> float | None:
+        n, values = self.ranked.get(measure, (0, {}))
+        return _seconds(from_ranks(n, values, p))
 
     def figures(self) -> Figures:
-        responses = sorted(self.responses)
-        resolutions = sorted(self.resolutions)
         rated = sum(self.ratings)
         total = sum((i + 1) * n for i, n in enumerate(self.ratings))
         return Figures(
             conversations=self.conversations,
-            answered=len(responses),
-            first_response_median=_seconds(percentile(responses, 0.5)),
-            first_response_p90=_seconds(percentile(responses, 0.9)),
-            resolved=len(resolutions),
-            resolution_median=_seconds(percentile(resolutions, 0.5)),
-            resolution_p90=_seconds(percentile(resolutions, 0.9)),
+            answered=self.ranked.get("response", (0, {}))[0],
+            first_response_median=self.quantile("response", 0.5),
+            first_response_p90=self.quantile("response", 0.9),
+            resolved=self.resolved,
+            resolution_median=self.quantile("resolution", 0.5),
+            resolution_p90=self.quantile("resolution", 0.9),
             rated=rated,
             satisfaction_average=round(total / rated, 2) if rated else None,
             satisfaction=list(self.ratings),
@@ -138,8 +149,11 @@ class SupportReports:
             raise Problem(ErrorCode.INVALID_REQUEST, f"a report covers at most {MAX_DAYS} days")
         epoch = dt.date(1970, 1, 1)
         since = (first - epoch).days * _DAY_MS - offset_ms
-        rows = await self._store.period(since, since + days * _DAY_MS)
-        team, agents, per_day = self._tally(rows, since, days)
+        found = await self._store.period(since, since + days * _DAY_MS)
+        team, agents = self._tally(found)
+        per_day = [0] * days
+        for count in found.days:
+            per_day[count.day] = count.conversations
         names = await self._store.agent_names(sorted(agents))
         return SupportReport(
             start=first.isoformat(),
@@ -151,50 +165,26 @@ class SupportReports:
                 key=lambda found: (found.name.casefold(), found.agent_id),
             ),
             days=[
-                DayCount(day=(first + dt.timedelta(days=i)).isoformat(), conversations=n) for i, n in enumerate(per_day)
+                DayCount(day=(first + dt.timedelta(days=i)).isoformat(), conversations=n)
+                for i, n in enumerate(per_day)
             ],
         )
 
     @staticmethod
-    def _tally(rows: PeriodRows, since: int, days: int) -> tuple[_Tally, dict[str, _Tally], list[int]]:
+    def _tally(found: PeriodFigures) -> tuple[_Tally, dict[str, _Tally]]:
         team = _Tally()
         agents: dict[str, _Tally] = {}
-        per_day = [0] * days
-
-        def of(agent_id: str) -> _Tally:
-            found = agents.get(agent_id)
-            if found is None:
-                found = agents[agent_id] = _Tally()
-            return found
-
-        for opened, asked, answered, responder, agent, closed, rating in zip(
-            rows.opened_at,
-            rows.first_customer_at,
-            rows.first_response_at,
-            rows.responder_id,
-            rows.agent_id,
-            rows.closed_at,
-            rows.rating,
-            strict=True,
-        ):
-            per_day[(opened - since) // _DAY_MS] += 1
-            team.conversations += 1
-            holder = of(agent) if agent is not None else None
-            if holder is not None:
-                holder.conversations += 1
-            if answered is not None and asked is not None:
-                team.responses.append(answered - asked)
-                if responder is not None:
-                    of(responder).responses.append(answered - asked)
-            if closed is not None:
-                team.resolutions.append(closed - opened)
-                if holder is not None:
-                    holder.resolutions.append(closed - opened)
-            if rating is not None and 1 <= rating <= 5:
-                team.ratings[rating - 1] += 1
-                if holder is not None:
-                    holder.ratings[rating - 1] += 1
-        return team, agents, per_day
+        for holder in found.holders:
+            scopes = [team] if holder.agent_id is None else [team, agents.setdefault(holder.agent_id, _Tally())]
+            for tally in scopes:
+                tally.conversations += holder.conversations
+                tally.resolved += holder.resolved
+                tally.ratings = [a + b for a, b in zip(tally.ratings, holder.ratings, strict=True)]
+        for ranked in found.ranked:
+            tally = team if ranked.agent_id is None else agents.setdefault(ranked.agent_id, _Tally())
+            _n, values = tally.ranked.setdefault(ranked.measure, (ranked.n, {}))
+            values[ranked.rank] = ranked.value
+        return team, agents
 
 
 CSV_HEADER = (
