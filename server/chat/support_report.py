@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
@@ -27,7 +27,7 @@ from server.ids import now_ms
 from server.protocol import ErrorCode
 from server.store.support_report import PeriodFigures, SupportReportStore
 
-__all__ = ["AgentFigures", "DayCount", "Figures", "SupportReport", "SupportReports", "from_ranks", "percentile"]
+__all__ = ["AgentFigures", "DayCount", "Figures", "SupportReport", "SupportReports", "percentile"]
 
 _DAY_MS = 86_400_000
 MAX_DAYS = 366
@@ -71,49 +71,40 @@ class SupportReport(msgspec.Struct):
     days: list[DayCount]
 
 
-def from_ranks(n: int, at_rank: Mapping[int, float], p: float) -> float | None:
-    """The `p` quantile (0..1) of `n` sorted values of which `at_rank` holds (at least) the two
-    ranks around (n - 1) * p: linear between them; None if there are no values."""
-    if n == 0:
-        return None
-    rank = (n - 1) * p
-    low = math.floor(rank)
-    high = min(low + 1, n - 1)
-    return at_rank[low] + (at_rank[high] - at_rank[low]) * (rank - low)
-
-
 def percentile(ordered: Sequence[float], p: float) -> float | None:
     """The `p` quantile (0..1) of sorted values, linear between the closest ranks; None if empty."""
-    return from_ranks(len(ordered), dict(enumerate(ordered)), p)
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * p
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 class _Tally:
     """One scope's figures as the store's rows give them."""
 
-    __slots__ = ("conversations", "ranked", "ratings", "resolved")
+    __slots__ = ("conversations", "ratings", "resolutions", "responses")
 
     def __init__(self) -> None:
         self.conversations = 0
-        self.resolved = 0
         self.ratings = [0, 0, 0, 0, 0]
-        # measure -> (n, {rank: value})
-        self.ranked: dict[str, tuple[int, dict[int, int]]] = {}
-
-    def quantile(self, measure: str, p: float) -> float | None:
-        n, values = self.ranked.get(measure, (0, {}))
-        return _seconds(from_ranks(n, values, p))
+        self.responses: list[int] = []
+        self.resolutions: list[int] = []
 
     def figures(self) -> Figures:
+        responses = sorted(self.responses)
+        resolutions = sorted(self.resolutions)
         rated = sum(self.ratings)
         total = sum((i + 1) * n for i, n in enumerate(self.ratings))
         return Figures(
             conversations=self.conversations,
-            answered=self.ranked.get("response", (0, {}))[0],
-            first_response_median=self.quantile("response", 0.5),
-            first_response_p90=self.quantile("response", 0.9),
-            resolved=self.resolved,
-            resolution_median=self.quantile("resolution", 0.5),
-            resolution_p90=self.quantile("resolution", 0.9),
+            answered=len(responses),
+            first_response_median=_seconds(percentile(responses, 0.5)),
+            first_response_p90=_seconds(percentile(responses, 0.9)),
+            resolved=len(resolutions),
+            resolution_median=_seconds(percentile(resolutions, 0.5)),
+            resolution_p90=_seconds(percentile(resolutions, 0.9)),
             rated=rated,
             satisfaction_average=round(total / rated, 2) if rated else None,
             satisfaction=list(self.ratings),
@@ -178,12 +169,11 @@ class SupportReports:
             scopes = [team] if holder.agent_id is None else [team, agents.setdefault(holder.agent_id, _Tally())]
             for tally in scopes:
                 tally.conversations += holder.conversations
-                tally.resolved += holder.resolved
                 tally.ratings = [a + b for a, b in zip(tally.ratings, holder.ratings, strict=True)]
-        for ranked in found.ranked:
-            tally = team if ranked.agent_id is None else agents.setdefault(ranked.agent_id, _Tally())
-            _n, values = tally.ranked.setdefault(ranked.measure, (ranked.n, {}))
-            values[ranked.rank] = ranked.value
+                tally.resolutions += holder.resolutions
+        for responder in found.responders:
+            agents.setdefault(responder.agent_id, _Tally()).responses += responder.responses
+            team.responses += responder.responses
         return team, agents
 
 

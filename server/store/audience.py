@@ -18,6 +18,7 @@ API import it from here through `server.push.segments`, so imports go one way, a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -134,12 +135,13 @@ def where(selection: Selection) -> tuple[str, list[Any]]:
         if not ids:
             return "0 = 1", []
         return f"customers.external_id IN ({','.join('?' * len(ids))})", ids
-    params: list[Any] = []
-    sql = _compile(selection, params, 0, [0])
+    sql, params, _cost = _compile(selection, 0, [0])
     return sql, params
 
 
-def _compile(c: Condition, params: list[Any], depth: int, counter: list[int]) -> str:
+def _compile(c: Condition, depth: int, counter: list[int]) -> tuple[str, list[Any], int]:
+    """SQL, its parameters, and how dear it is to test per customer (0: a column of the row,
+    1: JSON in the row, 2: a lookup in another table)."""
     counter[0] += 1
     if counter[0] > MAX_CONDITIONS:
         raise BadRule(f"more than {MAX_CONDITIONS} conditions")
@@ -154,8 +156,20 @@ def _compile(c: Condition, params: list[Any], depth: int, counter: list[int]) ->
         if not parts:
             raise BadRule("an empty group")
         joiner = " AND " if c.all is not None else " OR "
-        return "(" + joiner.join(_compile(p, params, depth + 1, counter) for p in parts) + ")"
-    return _rule(c, params)
+        # SQLite tests the terms of AND and OR in the order written and stops at the first that
+        # decides: the cheap ones first, so a lookup runs only for the rows they leave undecided.
+        compiled = sorted((_compile(p, depth + 1, counter) for p in parts), key=lambda part: part[2])
+        params = [value for _sql, part_params, _cost in compiled for value in part_params]
+        return "(" + joiner.join(sql for sql, _p, _c in compiled) + ")", params, max(cost for *_x, cost in compiled)
+    params = []
+    sql = _rule(c, params)
+    return sql, params, _cost_of(c.field or "")
+
+
+def _cost_of(field: str) -> int:
+    if field in _COLUMNS:
+        return 2 if field in BEHAVIOUR else 1 if _COLUMNS[field][1] == "tags" else 0
+    return 1
 
 
 def _rule(c: Condition, params: list[Any]) -> str:
@@ -180,6 +194,14 @@ def _rule(c: Condition, params: list[Any]) -> str:
     if op == "has_tag":
         if kind != "tags" or not isinstance(value, str):
             raise BadRule("has_tag works on `tags` with one tag as value")
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            # Tags are stored as json.dumps writes them: the quoted tag is in the text, which a
+            # substring search finds without parsing JSON; the exact test then confirms it.
+            params += [json.dumps(value), value]
+            return (
+                "(instr(customers.tags, ?) > 0"
+                " AND EXISTS (SELECT 1 FROM json_each(customers.tags) WHERE json_each.value = ?))"
+            )
         params.append(value)
         return "EXISTS (SELECT 1 FROM json_each(customers.tags) WHERE json_each.value = ?)"
     if op == "contains":

@@ -10,9 +10,8 @@ Guarantees:
 - `closed_at` is the latest close; reopening clears it (the conversation is unresolved again).
 - `agent_id` follows assignment (the agent who has it, or had it when it was closed).
 - `rating` is the shopper's latest satisfaction score.
-- `period` reads one range of a covering index (migration 0011) and aggregates in SQLite (counts,
-  and the ranks around the median and 90th percentile by window functions): its cost grows with
-  the conversations of the period, not with the events stored, and few rows reach Python.
+- `period` reads one range of a covering index (migration 0011), grouped in SQLite: its cost
+  grows with the conversations of the period, not with the events stored.
 """
 
 from __future__ import annotations
@@ -32,59 +31,35 @@ class DayCount(msgspec.Struct):
     conversations: int
 
 
-class HolderCounts(msgspec.Struct):
+class HolderFigures(msgspec.Struct):
     """Per agent who has (or had at close) the conversations; None: never assigned."""
 
     agent_id: str | None
     conversations: int
-    resolved: int
     # Ratings of 1, 2, 3, 4 and 5.
     ratings: list[int]
+    # Opening to close of each closed one, in milliseconds, unsorted.
+    resolutions: list[int]
 
 
-class RankedValue(msgspec.Struct):
-    """The value at rank `rank` (0-based) of `n` sorted durations (ms) of one measure and scope:
-    only the ranks around the median and the 90th percentile, which is all a report shows."""
+class ResponderFigures(msgspec.Struct):
+    """First-response times (milliseconds, unsorted) by the agent who replied."""
 
-    measure: str  # "response" (by who replied first) or "resolution" (by who had it at close)
-    agent_id: str | None  # None: the team
-    n: int
-    rank: int
-    value: int
+    agent_id: str
+    responses: list[int]
 
 
 class PeriodFigures(msgspec.Struct):
     days: list[DayCount]
-    holders: list[HolderCounts]
-    ranked: list[RankedValue]
+    holders: list[HolderFigures]
+    responders: list[ResponderFigures]
 
 
-# Window functions rank each scope's durations in SQLite (a sort in C of the period's rows) and
-# return only the ranks either side of the median and the 90th percentile: the rows of 100,000
-# conversations never cross into Python.
-_AROUND = (
-    "rank IN (CAST((n - 1) * 0.5 AS INTEGER), CAST((n - 1) * 0.5 AS INTEGER) + 1,"
-    " CAST((n - 1) * 0.9 AS INTEGER), CAST((n - 1) * 0.9 AS INTEGER) + 1)"
-)
 _PERIOD = "opened_at >= ?1 AND opened_at < ?2"
-_RANKED_PART = f"""
-SELECT '{{measure}}' AS measure, who AS agent_id, n, rank, v AS value FROM (
-  SELECT who, v, ROW_NUMBER() OVER (PARTITION BY who ORDER BY v) - 1 AS rank,
-         COUNT(*) OVER (PARTITION BY who) AS n FROM {{table}} WHERE who IS NOT NULL)
-WHERE {_AROUND}
-UNION ALL
-SELECT '{{measure}}', NULL, n, rank, v FROM (
-  SELECT v, ROW_NUMBER() OVER (ORDER BY v) - 1 AS rank, COUNT(*) OVER () AS n FROM {{table}})
-WHERE {_AROUND}"""
-_RANKED = (
-    "WITH responses AS (SELECT responder_id AS who, first_response_at - first_customer_at AS v FROM support_stats"
-    f" WHERE {_PERIOD} AND first_response_at IS NOT NULL AND first_customer_at IS NOT NULL),"
-    " resolutions AS (SELECT agent_id AS who, closed_at - opened_at AS v FROM support_stats"
-    f" WHERE {_PERIOD} AND closed_at IS NOT NULL)"
-    + _RANKED_PART.format(measure="response", table="responses")
-    + " UNION ALL"
-    + _RANKED_PART.format(measure="resolution", table="resolutions")
-)
+
+
+def _numbers(text: str | None) -> list[int]:
+    return [int(n) for n in text.split(",")] if text else []
 
 
 class SupportStats:
@@ -143,33 +118,42 @@ class SupportReportStore:
 
     async def period(self, since: int, until: int) -> PeriodFigures:
         """The figures of the conversations opened in [since, until) (milliseconds); days count
-        from `since`."""
+        from `since`. Three passes over one range of the covering index; the durations come back
+        as one text per agent (group_concat), not as a row per conversation: for 100,000
+        conversations that is most of the cost saved."""
         params = (since, until)
         days = await self.db.fetchall(
-            "SELECT (opened_at - ?1) / 86400000 AS day, COUNT(*) AS conversations FROM support_stats"
+            f"SELECT (opened_at - ?1) / 86400000 AS day, COUNT(*) AS conversations FROM support_stats"
             f" WHERE {_PERIOD} GROUP BY day",
             params,
         )
         holders = await self.db.fetchall(
-            "SELECT agent_id, COUNT(*) AS conversations, COUNT(closed_at) AS resolved,"
+            "SELECT agent_id, COUNT(*) AS conversations,"
             " SUM(rating = 1) AS r1, SUM(rating = 2) AS r2, SUM(rating = 3) AS r3, SUM(rating = 4) AS r4,"
-            f" SUM(rating = 5) AS r5 FROM support_stats WHERE {_PERIOD}"
-            " GROUP BY agent_id",
+            " SUM(rating = 5) AS r5, group_concat(closed_at - opened_at) AS resolutions"
+            f" FROM support_stats WHERE {_PERIOD} GROUP BY agent_id",
             params,
         )
-        ranked = await self.db.fetchall(_RANKED, params)
+        responders = await self.db.fetchall(
+            "SELECT responder_id AS agent_id, group_concat(first_response_at - first_customer_at) AS responses"
+            f" FROM support_stats WHERE {_PERIOD} AND first_response_at IS NOT NULL"
+            " AND first_customer_at IS NOT NULL AND responder_id IS NOT NULL GROUP BY responder_id",
+            params,
+        )
         return PeriodFigures(
             days=records(days, DayCount),
             holders=[
-                HolderCounts(
+                HolderFigures(
                     agent_id=row["agent_id"],
                     conversations=row["conversations"],
-                    resolved=row["resolved"],
                     ratings=[int(row[f"r{n}"] or 0) for n in range(1, 6)],
+                    resolutions=_numbers(row["resolutions"]),
                 )
                 for row in holders
             ],
-            ranked=records(ranked, RankedValue),
+            responders=[
+                ResponderFigures(agent_id=row["agent_id"], responses=_numbers(row["responses"])) for row in responders
+            ],
         )
 
     async def agent_names(self, agent_ids: Sequence[str]) -> dict[str, str]:
