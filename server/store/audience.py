@@ -212,9 +212,11 @@ def _rule(c: Condition, params: list[Any]) -> str:
             # Any of the pages kept for the customer (RAPPORT_PAGE_VIEWS_KEPT) whose address has it.
             return "EXISTS (SELECT 1 FROM page_views p WHERE p.customer_id = customers.id AND instr(p.url, ?) > 0)"
         return f"instr(lower({column}), lower(?)) > 0"
+    if kind == "tags":
+        raise BadRule("`tags` supports has_tag and exists")
     if op in ("days_since_gt", "days_since_lt"):
         if kind != "time" or isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise BadRule(f"{op} works on a time (last_order_at, created_at, last_seen_at) with a number of days")
+            raise BadRule(f"{op} works on last_order_at or created_at (or last_seen_at) with a number of days")
         params += [now_ms(), int(value * _DAY_MS)]
         # A customer who never ordered has no "days since": they are in neither side.
         return f"({column} IS NOT NULL AND (? - {column}) {'>' if op == 'days_since_gt' else '<'} ?)"
