@@ -60,6 +60,22 @@ function rulesOf(match, rows, catalogue) {
   return rules.length ? { [match]: rules } : null;
 }
 
+// A segment's rules in words, for the list: "Tier is gold · Last order more than 90 days ago".
+function describe(rules, catalogue) {
+  const one = (r) => {
+    if (!r.field) return "…";
+    const field = catalogue.fields.find((f) => f.field === r.field);
+    const op = catalogue.ops.find((o) => o.op === r.op);
+    const value = Array.isArray(r.value) ? r.value.join(", ") : r.value === undefined ? "" : String(r.value);
+    const words = op ? op.label.replace("…", value) : r.op;
+    const label = field ? field.label : r.field;
+    return op && (op.value === "days" || op.value === "none") ? `${label} ${words}` : `${label} ${words} ${value}`;
+  };
+  if (rules.field) return one(rules);
+  const parts = rules.all || rules.any || [];
+  return parts.map(one).join(rules.all ? " · " : " or ");
+}
+
 function when(ms) {
   return ms ? new Date(ms).toLocaleDateString() : "—";
 }
@@ -227,7 +243,7 @@ function Editor({ catalogue, segment, builtin, onSaved, onDeleted }) {
     </form>`;
 }
 
-function List({ segments, lapsed }) {
+function List({ segments, lapsed, catalogue }) {
   const open = (id) => (e) => { e.preventDefault(); go(`${PATH}/${encodeURIComponent(id)}`); };
   return html`
     <div class="segments-list">
@@ -244,7 +260,8 @@ function List({ segments, lapsed }) {
             <td class="n">${lapsed === null ? "…" : number.format(lapsed)}</td></tr>
           ${segments.map((s) => html`
             <tr key=${s.id} data-testid="segment-row">
-              <td><a href=${`${PATH}/${encodeURIComponent(s.id)}`} onClick=${open(s.id)}>${s.name}</a></td>
+              <td><a href=${`${PATH}/${encodeURIComponent(s.id)}`} onClick=${open(s.id)}>${s.name}</a>
+                <div class="muted rules-words" data-testid="segment-rules">${describe(s.rules, catalogue)}</div></td>
               <td class="n">${number.format(s.members)}</td></tr>`)}
         </tbody>
       </table>
@@ -285,6 +302,6 @@ export function SegmentsTab({ id }) {
     ${editing
       ? html`<${Editor} key=${id} catalogue=${catalogue} segment=${editing} builtin=${id === "lapsed"}
           onSaved=${saved} onDeleted=${deleted} />`
-      : html`<${List} segments=${segments} lapsed=${lapsed} />`}
+      : html`<${List} segments=${segments} lapsed=${lapsed} catalogue=${catalogue} />`}
   </div>`;
 }
