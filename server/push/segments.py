@@ -70,11 +70,12 @@ class Attribute(msgspec.Struct):
 
 
 class OpInfo(msgspec.Struct):
-    """An operator, its words, and the value it takes: one, a list, a number of days, text or none."""
+    """An operator, its words, and the value it takes: one, a list, a number of days, text, a month
+    (1 to 12) or none."""
 
     op: str
     label: str
-    value: Literal["one", "list", "days", "text", "none"]
+    value: Literal["one", "list", "days", "text", "month", "none"]
 
 
 class AttributeCatalogue(msgspec.Struct):
@@ -112,6 +113,7 @@ _OPS = [
     OpInfo("days_since_gt", "more than … days ago", "days"),
     OpInfo("days_since_lt", "less than … days ago", "days"),
     OpInfo("has_tag", "has tag", "one"),
+    OpInfo("month_is", "is in month", "month"),
     OpInfo("exists", "is set", "none"),
 ]
 

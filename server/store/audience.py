@@ -30,7 +30,19 @@ from server.store.customers import CustomerDetails, details_columns
 from server.store.db import Database, records
 
 Op = Literal[
-    "eq", "ne", "in", "gt", "gte", "lt", "lte", "days_since_gt", "days_since_lt", "has_tag", "exists", "contains"
+    "eq",
+    "ne",
+    "in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "days_since_gt",
+    "days_since_lt",
+    "has_tag",
+    "exists",
+    "contains",
+    "month_is",
 ]
 Scalar = Annotated[str, msgspec.Meta(max_length=200)] | int | float | bool
 
@@ -40,7 +52,7 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "email": ("customers.email", "text"),
     "loyalty_points": ("customers.loyalty_points", "number"),
     "tier": ("customers.tier", "text"),
-    "birthday": ("customers.birthday", "text"),
+    "birthday": ("customers.birthday", "date"),
     "last_order_at": ("customers.last_order_at", "time"),
     "created_at": ("customers.created_at", "time"),
     "total_spent": ("customers.total_spent", "number"),
@@ -68,6 +80,7 @@ OPS_BY_KIND: dict[str, tuple[str, ...]] = {
     "time": ("days_since_gt", "days_since_lt", "exists"),
     "tags": ("has_tag", "exists"),
     "bool": ("eq", "ne"),
+    "date": ("month_is", "eq", "lt", "gt", "exists"),
     "page": ("contains",),
     "any": ("eq", "ne", "in", "gt", "gte", "lt", "lte", "contains", "exists"),
 }
@@ -185,7 +198,7 @@ def _rule(c: Condition, params: list[Any]) -> str:
     op, value = c.op, c.value
     # Behaviour fields and `contains` are checked against the builder's list; the older kinds
     # keep the checks below, so rules stored before the list existed still compile.
-    if (kind in ("count", "page") or op == "contains") and op not in OPS_BY_KIND[kind]:
+    if (kind in ("count", "page") or op in ("contains", "month_is")) and op not in OPS_BY_KIND[kind]:
         raise BadRule(f"{c.field} does not take {op}; it takes {', '.join(OPS_BY_KIND[kind])}")
     if op == "exists":
         return f"{column} IS NOT NULL"
@@ -214,6 +227,12 @@ def _rule(c: Condition, params: list[Any]) -> str:
         return f"instr(lower({column}), lower(?)) > 0"
     if kind == "tags":
         raise BadRule("`tags` supports has_tag and exists")
+    if op == "month_is":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
+            raise BadRule("month_is needs a month, 1 to 12")
+        params.append(value)
+        # Dates are stored as the shop sent them, ISO (YYYY-MM-DD): the month is characters 6-7.
+        return f"CAST(substr({column}, 6, 2) AS INTEGER) = ?"
     if op in ("days_since_gt", "days_since_lt"):
         if kind != "time" or isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise BadRule(f"{op} works on last_order_at or created_at (or last_seen_at) with a number of days")

@@ -79,6 +79,15 @@ async def test_the_catalogue_lists_every_field_with_its_operators_and_the_custom
     assert await members(shop, {"field": "attributes.colour", "op": "contains", "value": "BLU"}) == ["u1"]
     assert await members(shop, {"field": "attributes.newsletter", "op": "eq", "value": True}) == ["u1"]
     assert await members(shop, {"field": "name", "op": "contains", "value": "o"}) == ["u2"]
+    # Birthdays by month (a birthday greeting's audience).
+    await shop.customer("u1", birthday="1990-03-14")
+    await shop.customer("u2", birthday="1985-11-02")
+    assert fields["birthday"]["ops"][0] == "month_is" and ops["month_is"]["value"] == "month"
+    assert await members(shop, {"field": "birthday", "op": "month_is", "value": 3}) == ["u1"]
+    assert await members(shop, {"field": "birthday", "op": "month_is", "value": 11}) == ["u2"]
+    err = await shop.call("POST", "/api/v1/segments/preview", 422,
+                          json={"rules": {"field": "birthday", "op": "month_is", "value": 13}})
+    assert "1 to 12" in err["detail"]
 
 
 async def test_behaviour_rapport_sees_selects_customers(server: LiveServer, shop: Shop) -> None:

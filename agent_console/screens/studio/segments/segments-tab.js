@@ -13,6 +13,7 @@ const LAPSED_DAYS = 90;
 const GROUPS = [["shop", "The shop's attributes"], ["behaviour", "What Rapport sees"], ["custom", "Custom attributes"]];
 
 const number = new Intl.NumberFormat();
+const MONTHS = Array.from({ length: 12 }, (_, i) => new Date(2000, i, 1).toLocaleString(undefined, { month: "long" }));
 const plural = (n, one, many) => `${number.format(n)} ${n === 1 ? one : many}`;
 
 function lapsedRules(days) {
@@ -40,7 +41,7 @@ function toRule(row, catalogue) {
   if (op.value === "none") return { field: row.field, op: row.op };
   const text = row.value.trim();
   if (!text) return null;
-  const numeric = field.kind === "number" || field.kind === "count" || op.value === "days";
+  const numeric = field.kind === "number" || field.kind === "count" || op.value === "days" || op.value === "month";
   const typed = (v) => {
     if (field.kind === "bool") return v === "true";
     if (!numeric) return v;
@@ -66,7 +67,8 @@ function describe(rules, catalogue) {
     if (!r.field) return "…";
     const field = catalogue.fields.find((f) => f.field === r.field);
     const op = catalogue.ops.find((o) => o.op === r.op);
-    const value = Array.isArray(r.value) ? r.value.join(", ") : r.value === undefined ? "" : String(r.value);
+    let value = Array.isArray(r.value) ? r.value.join(", ") : r.value === undefined ? "" : String(r.value);
+    if (op && op.value === "month") value = MONTHS[Number(r.value) - 1] || value;
     const words = op ? op.label.replace("…", value) : r.op;
     const label = field ? field.label : r.field;
     return op && (op.value === "days" || op.value === "none") ? `${label} ${words}` : `${label} ${words} ${value}`;
@@ -82,6 +84,11 @@ function when(ms) {
 
 function ValueInput({ row, field, op, onChange }) {
   if (!op || op.value === "none") return html`<span class="rule-value none"></span>`;
+  if (op.value === "month") {
+    return html`<select class="rule-value" aria-label="Value" data-testid="rule-value" value=${row.value}
+      onChange=${(e) => onChange(e.target.value)}>
+      <option value="">choose…</option>${MONTHS.map((m, i) => html`<option key=${m} value=${String(i + 1)}>${m}</option>`)}</select>`;
+  }
   if (field && field.kind === "bool") {
     return html`<select class="rule-value" aria-label="Value" data-testid="rule-value" value=${row.value}
       onChange=${(e) => onChange(e.target.value)}>
