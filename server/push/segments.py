@@ -67,6 +67,8 @@ class Attribute(msgspec.Struct):
     ops: list[str]
     # Custom attributes only: how many customers have it.
     customers: int | None = None
+    # Values customers have now, the most held first (tiers, tags): suggestions, not a limit.
+    values: list[str] | None = None
 
 
 class OpInfo(msgspec.Struct):
@@ -192,6 +194,7 @@ class SegmentService:
 
     async def attributes(self) -> AttributeCatalogue:
         """What a rule may name and how it compares, with the custom attributes customers have now."""
+        common = await self._audience.common_values()
         fields = [
             Attribute(
                 field=f,
@@ -199,6 +202,7 @@ class SegmentService:
                 group="behaviour" if f in BEHAVIOUR else "shop",
                 kind=field_kind(f),
                 ops=list(OPS_BY_KIND[field_kind(f)]),
+                values=common.get(f),
             )
             for f in FIELDS
         ]

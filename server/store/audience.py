@@ -316,6 +316,20 @@ class AudienceStore:
             found.append(AttributeKey(key=row["key"], kind=kind, customers=n))
         return found
 
+    async def common_values(self) -> dict[str, list[str]]:
+        """The tiers and tags customers have, the most held first (at most 20 each): what a
+        builder suggests as values."""
+        tiers = await self.db.fetchall(
+            "SELECT tier AS value FROM customers WHERE external_id IS NOT NULL AND tier IS NOT NULL"
+            " GROUP BY tier ORDER BY COUNT(*) DESC, tier LIMIT 20"
+        )
+        tags = await self.db.fetchall(
+            "SELECT j.value AS value FROM customers, json_each(customers.tags) j"
+            " WHERE customers.external_id IS NOT NULL AND customers.tags != '[]' AND j.type = 'text'"
+            " GROUP BY j.value ORDER BY COUNT(*) DESC, j.value LIMIT 20"
+        )
+        return {"tier": [row["value"] for row in tiers], "tags": [row["value"] for row in tags]}
+
     async def members(self, selection: Selection, limit: int, offset: int) -> list[CustomerDetails]:
         """A page of the selected customers, by the shop's id."""
         sql, params = where(selection)

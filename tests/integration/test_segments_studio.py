@@ -54,8 +54,8 @@ async def eventually(shop: Shop, rules: dict[str, Any], expected: list[str]) -> 
 async def test_the_catalogue_lists_every_field_with_its_operators_and_the_custom_attributes(
     server: LiveServer, shop: Shop
 ) -> None:
-    await shop.customer("u1", name="Ann", tier="gold", attributes={"shoe_size": 42, "newsletter": True,
-                                                                   "colour": "blue"})
+    await shop.customer("u1", name="Ann", tier="gold", tags=["vip"],
+                        attributes={"shoe_size": 42, "newsletter": True, "colour": "blue"})
     await shop.customer("u2", name="Bob", tier="silver", attributes={"shoe_size": 39.5, "colour": "green"})
     await shop.customer("u3", name="Cid", attributes={"bad key!": 1})
     catalogue = await shop.call("GET", "/api/v1/segments/attributes", 200)
@@ -68,6 +68,7 @@ async def test_the_catalogue_lists_every_field_with_its_operators_and_the_custom
     assert custom == {"attributes.shoe_size": ("number", 2), "attributes.colour": ("text", 2),
                       "attributes.newsletter": ("bool", 1)}  # a key a rule cannot name is left out
     assert fields["tags"]["ops"] == ["has_tag", "exists"]
+    assert fields["tier"]["values"] == ["gold", "silver"] and fields["tags"]["values"] == ["vip"]
     assert fields["last_seen_at"]["ops"] == ["days_since_gt", "days_since_lt", "exists"]
     assert fields["viewed_page"]["ops"] == ["contains"]
     assert fields["attributes.shoe_size"]["ops"][:2] == ["gte", "lte"]

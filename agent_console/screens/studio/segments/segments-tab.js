@@ -95,8 +95,11 @@ function ValueInput({ row, field, op, onChange }) {
       <option value="">choose…</option><option value="true">yes</option><option value="false">no</option></select>`;
   }
   const numeric = op.value === "days" || (op.value === "one" && field && (field.kind === "number" || field.kind === "count"));
+  // The values customers have now (tiers, tags) are offered as the marketer types.
+  const suggest = field && field.values && field.values.length && !numeric ? `values-${field.field}` : undefined;
   return html`<span class="rule-value">
-    <input aria-label="Value" data-testid="rule-value" type=${numeric ? "number" : "text"} value=${row.value}
+    ${suggest && html`<datalist id=${suggest}>${field.values.map((v) => html`<option key=${v} value=${v} />`)}</datalist>`}
+    <input aria-label="Value" data-testid="rule-value" type=${numeric ? "number" : "text"} value=${row.value} list=${suggest}
       placeholder=${op.value === "list" ? "a, b, c" : op.value === "days" ? "days" : "value"} maxlength="200"
       onInput=${(e) => onChange(e.target.value)} />
     ${op.value === "days" && html`<span class="muted">days</span>`}</span>`;
