@@ -58,8 +58,12 @@ class AgentFigures(msgspec.Struct):
 
 
 class DayCount(msgspec.Struct):
+    """One day of the period: conversations opened, and the first-response times (seconds) of those answered."""
+
     day: str
     conversations: int
+    first_response_median: float | None = None
+    first_response_p90: float | None = None
 
 
 class SupportReport(msgspec.Struct):
@@ -145,6 +149,11 @@ class SupportReports:
         per_day = [0] * days
         for count in found.days:
             per_day[count.day] = count.conversations
+        responses: list[list[int]] = [[] for _ in range(days)]
+        for responder in found.responders:
+            responses[responder.day] += responder.responses
+        for values in responses:
+            values.sort()
         names = await self._store.agent_names(sorted(agents))
         return SupportReport(
             start=first.isoformat(),
@@ -156,7 +165,12 @@ class SupportReports:
                 key=lambda found: (found.name.casefold(), found.agent_id),
             ),
             days=[
-                DayCount(day=(first + dt.timedelta(days=i)).isoformat(), conversations=n)
+                DayCount(
+                    day=(first + dt.timedelta(days=i)).isoformat(),
+                    conversations=n,
+                    first_response_median=_seconds(percentile(responses[i], 0.5)),
+                    first_response_p90=_seconds(percentile(responses[i], 0.9)),
+                )
                 for i, n in enumerate(per_day)
             ],
         )

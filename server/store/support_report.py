@@ -43,9 +43,11 @@ class HolderFigures(msgspec.Struct):
 
 
 class ResponderFigures(msgspec.Struct):
-    """First-response times (milliseconds, unsorted) by the agent who replied."""
+    """First-response times (milliseconds, unsorted) by the agent who replied, for the
+    conversations opened on day `day` of the period."""
 
     agent_id: str
+    day: int
     responses: list[int]
 
 
@@ -135,9 +137,10 @@ class SupportReportStore:
             params,
         )
         responders = await self.db.fetchall(
-            "SELECT responder_id AS agent_id, group_concat(first_response_at - first_customer_at) AS responses"
+            "SELECT responder_id AS agent_id, (opened_at - ?1) / 86400000 AS day,"
+            " group_concat(first_response_at - first_customer_at) AS responses"
             f" FROM support_stats WHERE {_PERIOD} AND first_response_at IS NOT NULL"
-            " AND first_customer_at IS NOT NULL AND responder_id IS NOT NULL GROUP BY responder_id",
+            " AND first_customer_at IS NOT NULL AND responder_id IS NOT NULL GROUP BY responder_id, day",
             params,
         )
         return PeriodFigures(
@@ -152,7 +155,8 @@ class SupportReportStore:
                 for row in holders
             ],
             responders=[
-                ResponderFigures(agent_id=row["agent_id"], responses=_numbers(row["responses"])) for row in responders
+                ResponderFigures(agent_id=row["agent_id"], day=row["day"], responses=_numbers(row["responses"]))
+                for row in responders
             ],
         )
 

@@ -187,6 +187,8 @@ def test_the_support_report_shows_the_team_and_each_agent_and_exports_csv(
     expect(admin.get_by_test_id("report-chart").locator("canvas")).to_have_count(1)
     expect(admin.get_by_test_id("report-chart")).to_have_attribute(
         "aria-label", re.compile(r"^Conversations per day: 4 over 30 days"))
+    expect(admin.get_by_test_id("report-response-chart")).to_have_attribute(
+        "aria-label", re.compile(r"1 of 30 days with answers$"))
     agents = admin.get_by_test_id("report-agent-row")
     expect(agents).to_have_count(2)
     expect(agents.nth(0)).to_contain_text(EVIL)  # shown as text, sorted by name

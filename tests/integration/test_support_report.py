@@ -130,7 +130,9 @@ async def test_the_report_measures_a_scripted_day_of_support(
     r = await http["admin"].get("/api/v1/reports/support", params=period)
     assert r.status_code == 200, r.text
     report = r.json()
-    assert report["days"] == [{"day": "2026-03-10", "conversations": 3}, {"day": "2026-03-11", "conversations": 1}]
+    assert report["days"] == [
+        {"day": "2026-03-10", "conversations": 3, "first_response_median": 95.0, "first_response_p90": 179.0},
+        {"day": "2026-03-11", "conversations": 1, "first_response_median": None, "first_response_p90": None}]
     team = report["team"]
     assert (team["conversations"], team["answered"], team["resolved"], team["rated"]) == (4, 3, 2, 2)
     assert team["first_response_median"] == 95.0 and team["first_response_p90"] == 179.0

@@ -71,6 +71,31 @@ function PerDay({ days }) {
     label=${`Conversations per day: ${number.format(total)} over ${days.length} days`} />`;
 }
 
+function ResponseTrend({ days }) {
+  const data = useMemo(() => [
+    days.map((d) => new Date(`${d.day}T00:00:00`).getTime() / 1000),
+    days.map((d) => d.first_response_median),
+    days.map((d) => d.first_response_p90),
+  ], [days]);
+  const options = useMemo(() => ({
+    legend: { show: true, live: false },
+    cursor: { drag: { x: false, y: false } },
+    scales: { y: { range: (_u, _min, max) => [0, Math.max(60, (max || 0) * 1.15)] } },
+    axes: [
+      { stroke: "#6b7280", grid: { show: false } },
+      { stroke: "#6b7280", grid: { stroke: "#eee" }, size: 64, values: (_u, ticks) => ticks.map((v) => (v === 0 ? "0" : duration(v))) },
+    ],
+    series: [
+      {},
+      { label: "Median", stroke: "#4f46e5", width: 2, points: { size: 5 } },
+      { label: "90th percentile", stroke: "#d97706", width: 2, dash: [6, 4], points: { size: 4 } },
+    ],
+  }), []);
+  const answered = days.filter((d) => d.first_response_median !== null).length;
+  return html`<${Chart} options=${options} data=${data} height=${200} testid="report-response-chart"
+    label=${`First-response time per day, median and 90th percentile: ${answered} of ${days.length} days with answers`} />`;
+}
+
 function AgentTable({ agents }) {
   if (!agents.length) return html`<p class="muted">No agent handled a conversation in this period.</p>`;
   return html`<div class="table-scroll"><table class="accounts report-agents" data-testid="report-agents">
@@ -142,6 +167,10 @@ export function ReportsTab({ params }) {
           </section>
           <section class="panel"><${Distribution} counts=${team.satisfaction} /></section>
         </div>
+        <section class="panel">
+          <h2>First response per day</h2>
+          <${ResponseTrend} days=${report.days} />
+        </section>
         <section class="panel">
           <h2>Per agent</h2>
           <${AgentTable} agents=${report.agents} />
