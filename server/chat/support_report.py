@@ -25,7 +25,7 @@ import msgspec
 from server.errors import Problem
 from server.ids import now_ms
 from server.protocol import ErrorCode
-from server.store.support_report import PeriodFigures, SupportReportStore
+from server.store.support_report import PeriodGroup, SupportReportStore
 
 __all__ = ["AgentFigures", "DayCount", "Figures", "SupportReport", "SupportReports", "percentile"]
 
@@ -144,14 +144,13 @@ class SupportReports:
             raise Problem(ErrorCode.INVALID_REQUEST, f"a report covers at most {MAX_DAYS} days")
         epoch = dt.date(1970, 1, 1)
         since = (first - epoch).days * _DAY_MS - offset_ms
-        found = await self._store.period(since, since + days * _DAY_MS)
-        team, agents = self._tally(found)
+        groups = await self._store.period(since, since + days * _DAY_MS)
+        team, agents = self._tally(groups)
         per_day = [0] * days
-        for count in found.days:
-            per_day[count.day] = count.conversations
         responses: list[list[int]] = [[] for _ in range(days)]
-        for responder in found.responders:
-            responses[responder.day] += responder.responses
+        for group in groups:
+            per_day[group.day] += group.conversations
+            responses[group.day] += group.responses
         for values in responses:
             values.sort()
         names = await self._store.agent_names(sorted(agents))
@@ -176,18 +175,21 @@ class SupportReports:
         )
 
     @staticmethod
-    def _tally(found: PeriodFigures) -> tuple[_Tally, dict[str, _Tally]]:
+    def _tally(groups: list[PeriodGroup]) -> tuple[_Tally, dict[str, _Tally]]:
         team = _Tally()
         agents: dict[str, _Tally] = {}
-        for holder in found.holders:
-            scopes = [team] if holder.agent_id is None else [team, agents.setdefault(holder.agent_id, _Tally())]
-            for tally in scopes:
-                tally.conversations += holder.conversations
-                tally.ratings = [a + b for a, b in zip(tally.ratings, holder.ratings, strict=True)]
-                tally.resolutions += holder.resolutions
-        for responder in found.responders:
-            agents.setdefault(responder.agent_id, _Tally()).responses += responder.responses
-            team.responses += responder.responses
+        for group in groups:
+            team.conversations += group.conversations
+            team.ratings = [a + b for a, b in zip(team.ratings, group.ratings, strict=True)]
+            team.resolutions += group.resolutions
+            team.responses += group.responses
+            if group.agent_id is not None:
+                holder = agents.setdefault(group.agent_id, _Tally())
+                holder.conversations += group.conversations
+                holder.ratings = [a + b for a, b in zip(holder.ratings, group.ratings, strict=True)]
+                holder.resolutions += group.resolutions
+            if group.responder_id is not None:
+                agents.setdefault(group.responder_id, _Tally()).responses += group.responses
         return team, agents
 
 

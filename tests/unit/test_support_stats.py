@@ -90,11 +90,8 @@ async def test_the_write_path_keeps_the_figures(tmp_path: Path) -> None:
         await db.write(reopen)
         row = await db.fetchone("SELECT closed_at, agent_id FROM support_stats WHERE conversation_id = ?", (conv,))
         assert row is not None and (row["closed_at"], row["agent_id"]) == (None, "a3")
-        figures = await SupportReportStore(db).period(0, 2**62)
-        [holder] = figures.holders
-        assert (holder.agent_id, holder.conversations, holder.resolutions) == ("a3", 1, [])
-        assert holder.ratings == [0, 1, 0, 0, 0]
-        [responder] = figures.responders
-        assert responder.agent_id == "a1" and len(responder.responses) == 1
+        [group] = await SupportReportStore(db).period(0, 2**62)
+        assert (group.agent_id, group.responder_id, group.conversations, group.resolutions) == ("a3", "a1", 1, [])
+        assert group.ratings == [0, 1, 0, 0, 0] and len(group.responses) == 1
     finally:
         await db.close()
