@@ -113,6 +113,7 @@ def test_a_marketer_builds_a_segment_and_sees_who_matches_as_the_rules_change(
     mia.get_by_test_id("segment-save").click()
     expect(mia).to_have_url(re.compile(r"#/studio/segments/sg_"))
     expect(mia.get_by_test_id("segment-editor").locator("h1")).to_have_text("Gold, gone quiet")
+    expect(mia.get_by_test_id("segment-saved")).to_have_text("Saved: 1 customer now.")
     expect(mia.get_by_test_id("sample-row")).to_have_count(1)
     [saved] = shop.call("GET", "/api/v1/segments", 200)["segments"]
     assert saved["name"] == "Gold, gone quiet" and saved["members"] == 1
@@ -138,6 +139,20 @@ def test_a_marketer_builds_a_segment_and_sees_who_matches_as_the_rules_change(
     shot(mia, "studio-segment-builder-phone")
     overflow = mia.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, overflow
+    # Edit: any tier instead of gold only (Alma and Cleo, both lapsed), saved; then deleted.
+    rule(mia, 0).get_by_role("button", name="Remove this rule").click()
+    expect(mia.get_by_test_id("segment-count")).to_have_text("2 customers match")
+    mia.get_by_test_id("segment-save").click()
+    expect(mia.get_by_test_id("segment-saved")).to_have_text("Saved: 2 customers now.")
+    mia.get_by_text("← Segments").click()
+    expect(row.locator("td.n")).to_have_text("2")
+    expect(row.get_by_test_id("segment-rules")).to_have_text("Last order more than 90 days ago")
+    row.get_by_role("link").click()
+    mia.once("dialog", lambda dialog: dialog.accept())
+    mia.get_by_test_id("segment-delete").click()
+    expect(mia).to_have_url(re.compile(r"#/studio/segments$"))
+    expect(mia.get_by_test_id("segment-row")).to_have_count(0)
+    assert shop.call("GET", "/api/v1/segments", 200)["segments"] == []
     assert watch.errors == []
 
 

@@ -145,7 +145,7 @@ function Sample({ preview }) {
     </table>`;
 }
 
-function Editor({ catalogue, segment, builtin, onSaved, onDeleted }) {
+function Editor({ catalogue, segment, builtin, notice, onSaved, onDeleted }) {
   const start = useMemo(() => rowsOf(segment.rules) || { match: "all", rows: [], nested: true }, [segment]);
   const [name, setName] = useState(segment.name);
   const [match, setMatch] = useState(start.match);
@@ -248,6 +248,8 @@ function Editor({ catalogue, segment, builtin, onSaved, onDeleted }) {
       <div class="actions">
         <button type="submit" data-testid="segment-save" disabled=${busy}>${segment.id ? "Save changes" : "Save segment"}</button>
         ${segment.id && html`<button type="button" class="ghost danger" data-testid="segment-delete" onClick=${remove}>Delete</button>`}
+        ${notice && !error && key === JSON.stringify(segment.rules) && name === segment.name
+          && html`<p class="ok" role="status" data-testid="segment-saved">${notice}</p>`}
         ${error && html`<p class="error" role="alert">${error}</p>`}
       </div>
     </form>`;
@@ -284,6 +286,7 @@ export function SegmentsTab({ id }) {
   const [segments, setSegments] = useState(null);
   const [lapsed, setLapsed] = useState(null);
   const [error, setError] = useState("");
+  const [notice, setNotice] = useState({ id: null, text: "" }); // shown on the saved segment's page only
   const load = () => {
     api("GET", "/api/v1/segments").then((r) => setSegments(r.segments), (e) => setError(e.message));
     api("GET", `/api/v1/segments/builtin/lapsed${query({ days: LAPSED_DAYS, limit: 1 })}`)
@@ -297,6 +300,7 @@ export function SegmentsTab({ id }) {
   if (!catalogue || !segments) return html`<p class="muted">Loading…</p>`;
   const saved = (segment) => {
     setSegments([...segments.filter((s) => s.id !== segment.id), segment].sort((a, b) => a.name.localeCompare(b.name)));
+    setNotice({ id: segment.id, text: `Saved: ${plural(segment.members, "customer", "customers")} now.` });
     go(`${PATH}/${encodeURIComponent(segment.id)}`);
   };
   const deleted = () => {
@@ -311,7 +315,7 @@ export function SegmentsTab({ id }) {
   return html`<div class="segments" data-testid="studio-segments">
     ${editing
       ? html`<${Editor} key=${id} catalogue=${catalogue} segment=${editing} builtin=${id === "lapsed"}
-          onSaved=${saved} onDeleted=${deleted} />`
+          notice=${notice.id === id ? notice.text : ""} onSaved=${saved} onDeleted=${deleted} />`
       : html`<${List} segments=${segments} lapsed=${lapsed} catalogue=${catalogue} />`}
   </div>`;
 }
