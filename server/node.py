@@ -22,6 +22,7 @@ from server.chat.presence import PresenceService
 from server.chat.search import Search
 from server.chat.service import ChatService
 from server.chat.stream import ConversationStream
+from server.chat.support_report import SupportReports
 from server.chat.visitors import Visitors
 from server.collector import Collector
 from server.hub import Hub
@@ -55,6 +56,7 @@ from server.store.page_views import PageViewStore
 from server.store.reminders import ReminderStore
 from server.store.satisfaction import SatisfactionStore
 from server.store.sessions import SessionStore
+from server.store.support_report import SupportReportStore
 from server.store.surveys import SurveyStore
 from server.store.transcript_search import TranscriptSearch
 from server.store.voucher_pools import PoolStore
@@ -106,6 +108,7 @@ class Node:
         self._canned_replies = CannedReplyStore(self.db)
         self._page_views = PageViewStore(self.db)
         self._satisfaction = SatisfactionStore(self.db)
+        self.support_reports = SupportReports(SupportReportStore(self.db))
         self.inbox_views = InboxViews(self._conversations)
         self.search = Search(self._transcripts)
         self.page_views = PageViews(self._page_views, settings)

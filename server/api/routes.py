@@ -20,6 +20,7 @@ from server.api import (
     openapi,
     orders,
     reminders,
+    reports,
     search,
     segments,
     session,
@@ -47,6 +48,7 @@ RESOURCES: tuple[Resource, ...] = (
     voucher_pools.resource,
     reminders.resource,
     mail.resource,
+    reports.resource,
 )
 
 

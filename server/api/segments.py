@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.api.endpoint import Call, Query, Resource, shop
-from server.push.segments import Condition, Members, SegmentIn, SegmentList, SegmentOut
+from server.push.segments import AttributeCatalogue, Members, SegmentDraft, SegmentIn, SegmentList, SegmentOut
 
 resource = Resource("segments")
 SEGMENTS = shop("segments", "marketer", "admin")
@@ -35,6 +35,17 @@ async def create_segment(call: Call) -> SegmentOut:
 )
 async def list_segments(call: Call) -> SegmentList:
     return await call.node.segments.all()
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/segments/attributes",
+    summary="What a rule may name (the shop's, behaviour, custom attributes seen) and its operators",
+    access=SEGMENTS,
+    response=AttributeCatalogue,
+)
+async def segment_attributes(call: Call) -> AttributeCatalogue:
+    return await call.node.segments.attributes()
 
 
 @resource.endpoint(
@@ -80,9 +91,9 @@ async def segment_members(call: Call) -> Members:
 @resource.endpoint(
     "POST",
     "/api/v1/segments/preview",
-    summary="Count and list the customers some rules select",
+    summary="Count and list the customers a segment being edited selects (the body of create, name optional)",
     access=SEGMENTS,
-    body=Condition,
+    body=SegmentDraft,
     response=Members,
     query=_PAGE,
 )

@@ -18,6 +18,7 @@ API import it from here through `server.push.segments`, so imports go one way, a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
@@ -28,7 +29,21 @@ from server.ids import now_ms
 from server.store.customers import CustomerDetails, details_columns
 from server.store.db import Database, records
 
-Op = Literal["eq", "ne", "in", "gt", "gte", "lt", "lte", "days_since_gt", "days_since_lt", "has_tag", "exists"]
+Op = Literal[
+    "eq",
+    "ne",
+    "in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "days_since_gt",
+    "days_since_lt",
+    "has_tag",
+    "exists",
+    "contains",
+    "month_is",
+]
 Scalar = Annotated[str, msgspec.Meta(max_length=200)] | int | float | bool
 
 # Fields a rule may name, and the SQL expression each one reads. Nothing else reaches SQL text.
@@ -37,7 +52,7 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "email": ("customers.email", "text"),
     "loyalty_points": ("customers.loyalty_points", "number"),
     "tier": ("customers.tier", "text"),
-    "birthday": ("customers.birthday", "text"),
+    "birthday": ("customers.birthday", "date"),
     "last_order_at": ("customers.last_order_at", "time"),
     "created_at": ("customers.created_at", "time"),
     "total_spent": ("customers.total_spent", "number"),
@@ -45,8 +60,37 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "marketing_consent": ("customers.marketing_consent", "bool"),
     "timezone": ("customers.timezone", "text"),
     "locale": ("customers.locale", "text"),
+    # What Rapport itself sees of a customer: behaviour, read through the indexes of the tables
+    # that keep it (one index lookup per customer, never a scan of those tables).
+    "last_seen_at": ("(SELECT s.at FROM customer_seen s WHERE s.customer_id = customers.id)", "time"),
+    "pages_viewed": ("(SELECT COUNT(*) FROM page_views p WHERE p.customer_id = customers.id)", "count"),
+    "viewed_page": ("customers.id", "page"),
+    "vouchers_redeemed": (
+        "(SELECT COUNT(*) FROM vouchers v WHERE v.customer_id = customers.id AND v.redeemed_at IS NOT NULL)",
+        "count",
+    ),
 }
 FIELDS = tuple(_COLUMNS)
+# The operators each kind of field takes, in the order a rule builder offers them. A custom
+# attribute (`attributes.<name>`) is `any`: its values are whatever the shop sent.
+OPS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "text": ("eq", "ne", "in", "contains", "exists"),
+    "number": ("gte", "lte", "gt", "lt", "eq", "ne"),
+    "count": ("gte", "lte", "gt", "lt", "eq", "ne"),
+    "time": ("days_since_gt", "days_since_lt", "exists"),
+    "tags": ("has_tag", "exists"),
+    "bool": ("eq", "ne"),
+    "date": ("month_is", "eq", "lt", "gt", "exists"),
+    "page": ("contains",),
+    "any": ("eq", "ne", "in", "gt", "gte", "lt", "lte", "contains", "exists"),
+}
+# Which fields are the shop's and which are behaviour Rapport sees (for the builder's groups).
+BEHAVIOUR = ("last_seen_at", "pages_viewed", "viewed_page", "vouchers_redeemed")
+
+
+def field_kind(field: str) -> str:
+    """The kind of a field a rule may name (`_COLUMNS`'s, `any` for a custom attribute)."""
+    return _COLUMNS[field][1]
 _ATTRIBUTE = re.compile(r"^attributes\.([A-Za-z0-9_]{1,64})$")
 _COMPARE = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _DAY_MS = 86_400_000
@@ -104,12 +148,13 @@ def where(selection: Selection) -> tuple[str, list[Any]]:
         if not ids:
             return "0 = 1", []
         return f"customers.external_id IN ({','.join('?' * len(ids))})", ids
-    params: list[Any] = []
-    sql = _compile(selection, params, 0, [0])
+    sql, params, _cost = _compile(selection, 0, [0])
     return sql, params
 
 
-def _compile(c: Condition, params: list[Any], depth: int, counter: list[int]) -> str:
+def _compile(c: Condition, depth: int, counter: list[int]) -> tuple[str, list[Any], int]:
+    """SQL, its parameters, and how dear it is to test per customer (0: a column of the row,
+    1: JSON in the row, 2: a lookup in another table)."""
     counter[0] += 1
     if counter[0] > MAX_CONDITIONS:
         raise BadRule(f"more than {MAX_CONDITIONS} conditions")
@@ -124,8 +169,20 @@ def _compile(c: Condition, params: list[Any], depth: int, counter: list[int]) ->
         if not parts:
             raise BadRule("an empty group")
         joiner = " AND " if c.all is not None else " OR "
-        return "(" + joiner.join(_compile(p, params, depth + 1, counter) for p in parts) + ")"
-    return _rule(c, params)
+        # SQLite tests the terms of AND and OR in the order written and stops at the first that
+        # decides: the cheap ones first, so a lookup runs only for the rows they leave undecided.
+        compiled = sorted((_compile(p, depth + 1, counter) for p in parts), key=lambda part: part[2])
+        params = [value for _sql, part_params, _cost in compiled for value in part_params]
+        return "(" + joiner.join(sql for sql, _p, _c in compiled) + ")", params, max(cost for *_x, cost in compiled)
+    params = []
+    sql = _rule(c, params)
+    return sql, params, _cost_of(c.field or "")
+
+
+def _cost_of(field: str) -> int:
+    if field in _COLUMNS:
+        return 2 if field in BEHAVIOUR else 1 if _COLUMNS[field][1] == "tags" else 0
+    return 1
 
 
 def _rule(c: Condition, params: list[Any]) -> str:
@@ -139,6 +196,10 @@ def _rule(c: Condition, params: list[Any]) -> str:
     else:
         raise BadRule(f"unknown field {c.field!r}; known: {', '.join(_COLUMNS)}, attributes.<name>")
     op, value = c.op, c.value
+    # Behaviour fields and `contains` are checked against the builder's list; the older kinds
+    # keep the checks below, so rules stored before the list existed still compile.
+    if (kind in ("count", "page") or op in ("contains", "month_is")) and op not in OPS_BY_KIND[kind]:
+        raise BadRule(f"{c.field} does not take {op}; it takes {', '.join(OPS_BY_KIND[kind])}")
     if op == "exists":
         return f"{column} IS NOT NULL"
     if value is None:
@@ -146,13 +207,35 @@ def _rule(c: Condition, params: list[Any]) -> str:
     if op == "has_tag":
         if kind != "tags" or not isinstance(value, str):
             raise BadRule("has_tag works on `tags` with one tag as value")
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            # Tags are stored as json.dumps writes them: the quoted tag is in the text, which a
+            # substring search finds without parsing JSON; the exact test then confirms it.
+            params += [json.dumps(value), value]
+            return (
+                "(instr(customers.tags, ?) > 0"
+                " AND EXISTS (SELECT 1 FROM json_each(customers.tags) WHERE json_each.value = ?))"
+            )
         params.append(value)
         return "EXISTS (SELECT 1 FROM json_each(customers.tags) WHERE json_each.value = ?)"
+    if op == "contains":
+        if not isinstance(value, str) or not value:
+            raise BadRule("contains needs some text")
+        params.append(value)
+        if kind == "page":
+            # Any of the pages kept for the customer (RAPPORT_PAGE_VIEWS_KEPT) whose address has it.
+            return "EXISTS (SELECT 1 FROM page_views p WHERE p.customer_id = customers.id AND instr(p.url, ?) > 0)"
+        return f"instr(lower({column}), lower(?)) > 0"
     if kind == "tags":
         raise BadRule("`tags` supports has_tag and exists")
+    if op == "month_is":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 12:
+            raise BadRule("month_is needs a month, 1 to 12")
+        params.append(value)
+        # Dates are stored as the shop sent them, ISO (YYYY-MM-DD): the month is characters 6-7.
+        return f"CAST(substr({column}, 6, 2) AS INTEGER) = ?"
     if op in ("days_since_gt", "days_since_lt"):
         if kind != "time" or isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise BadRule(f"{op} works on last_order_at or created_at with a number of days")
+            raise BadRule(f"{op} works on last_order_at or created_at (or last_seen_at) with a number of days")
         params += [now_ms(), int(value * _DAY_MS)]
         # A customer who never ordered has no "days since": they are in neither side.
         return f"({column} IS NOT NULL AND (? - {column}) {'>' if op == 'days_since_gt' else '<'} ?)"
@@ -174,12 +257,28 @@ def _sql_value(value: Scalar, kind: str) -> Any:
         if not isinstance(value, bool):
             raise BadRule("a yes/no field compares with true or false")
         return int(value)
-    if kind in ("number", "time") and (isinstance(value, bool) or not isinstance(value, int | float)):
+    if kind in ("number", "count", "time") and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise BadRule("this field compares with a number")
     return value
 
 
 _DETAILS = details_columns("customers")
+# Custom attribute keys the builder offers: at most this many, the most used first.
+_KEYS_SHOWN = 200
+
+
+class AttributeKey(msgspec.Struct):
+    """A custom attribute the shop has sent, and what its values look like."""
+
+    key: str
+    kind: Literal["text", "number", "bool"]
+    customers: int
+
+
+def attribute_field(key: str) -> str | None:
+    """`attributes.<key>` if a rule may name it (letters, digits, `_`), else None."""
+    field = f"attributes.{key}"
+    return field if _ATTRIBUTE.match(field) else None
 
 
 class AudienceStore:
@@ -194,6 +293,42 @@ class AudienceStore:
             f"SELECT COUNT(*) AS n FROM customers WHERE external_id IS NOT NULL AND {sql}", params
         )
         return int(row["n"]) if row else 0
+
+    async def attribute_keys(self) -> list[AttributeKey]:
+        """The custom attribute keys set on identified customers, with the kind of their values:
+        a number or a yes/no when every value is one, else text."""
+        rows = await self.db.fetchall(
+            "SELECT j.key AS key, COUNT(*) AS n,"
+            " SUM(j.type IN ('integer', 'real')) AS numbers, SUM(j.type IN ('true', 'false')) AS flags"
+            " FROM customers, json_each(customers.attributes) j"
+            " WHERE customers.external_id IS NOT NULL AND customers.attributes != '{}' AND j.type != 'null'"
+            " GROUP BY j.key ORDER BY n DESC, j.key LIMIT ?",
+            [_KEYS_SHOWN],
+        )
+        found = []
+        for row in rows:
+            if attribute_field(row["key"]) is None:
+                continue
+            n = int(row["n"])
+            kind: Literal["text", "number", "bool"] = (
+                "number" if row["numbers"] == n else "bool" if row["flags"] == n else "text"
+            )
+            found.append(AttributeKey(key=row["key"], kind=kind, customers=n))
+        return found
+
+    async def common_values(self) -> dict[str, list[str]]:
+        """The tiers and tags customers have, the most held first (at most 20 each): what a
+        builder suggests as values."""
+        tiers = await self.db.fetchall(
+            "SELECT tier AS value FROM customers WHERE external_id IS NOT NULL AND tier IS NOT NULL"
+            " GROUP BY tier ORDER BY COUNT(*) DESC, tier LIMIT 20"
+        )
+        tags = await self.db.fetchall(
+            "SELECT j.value AS value FROM customers, json_each(customers.tags) j"
+            " WHERE customers.external_id IS NOT NULL AND customers.tags != '[]' AND j.type = 'text'"
+            " GROUP BY j.value ORDER BY COUNT(*) DESC, j.value LIMIT 20"
+        )
+        return {"tier": [row["value"] for row in tiers], "tags": [row["value"] for row in tags]}
 
     async def members(self, selection: Selection, limit: int, offset: int) -> list[CustomerDetails]:
         """A page of the selected customers, by the shop's id."""

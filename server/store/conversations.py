@@ -17,6 +17,7 @@ from typing import Any
 from server.ids import new_id, now_ms
 from server.protocol import ConversationSummary, Event
 from server.store.db import Database, Row, Tx, defer
+from server.store.support_report import SupportStats
 
 # The columns of a ConversationSummary (with its customer's name); other stores add their WHERE.
 SUMMARY = """
@@ -205,6 +206,7 @@ class ConversationStore:
             " VALUES (?, ?, 'waiting', 0, ?, ?, ?)",
             (conversation_id, customer_id, now, now, now),
         )
+        SupportStats.opened(tx, conversation_id, now)
         return conversation_id
 
     @staticmethod
@@ -262,6 +264,7 @@ class ConversationStore:
                 " AND kind = 'message' AND author_type = 'customer' AND seq > ?) WHERE id = ?",
                 (conversation_id, event.target_seq or 0, conversation_id),
             )
+        SupportStats.noted(tx, event, private)
         return event
 
     @staticmethod

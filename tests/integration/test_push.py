@@ -350,13 +350,13 @@ async def test_segment_rules_are_validated_and_lapsed_is_built_in(shop: Shop) ->
     await shop.customer("never", name="Nev")
     lapsed = await shop.call("GET", "/api/v1/segments/builtin/lapsed?days=90", 200)
     assert [c["external_id"] for c in lapsed["customers"]] == ["lapsed"]
-    spent = await shop.call("POST", "/api/v1/segments/preview", 200, json={
-        "any": [{"field": "total_spent", "op": "gt", "value": 100}, {"field": "name", "op": "eq", "value": "Nev"}]})
+    spent = await shop.call("POST", "/api/v1/segments/preview", 200, json={"rules": {
+        "any": [{"field": "total_spent", "op": "gt", "value": 100}, {"field": "name", "op": "eq", "value": "Nev"}]}})
     assert sorted(c["external_id"] for c in spent["customers"]) == ["lapsed", "never"]
     for bad in ({"field": "password", "op": "eq", "value": 1}, {"field": "tier", "op": "gt", "value": "a"},
                 {"field": "tags", "op": "eq", "value": "x"}, {"all": []}, {"field": "tier", "op": "in", "value": []},
                 {"field": "tier", "op": "eq", "value": "x", "all": [{"field": "tier", "op": "exists"}]}):
-        err = await shop.call("POST", "/api/v1/segments/preview", 422, json=bad)
+        err = await shop.call("POST", "/api/v1/segments/preview", 422, json={"rules": bad})
         assert err["code"] == "invalid_request" and "rule" in err["detail"]
     # A win-back campaign to the built-in lapsed audience.
     lea, art = await shop.browser("lapsed"), await shop.browser("active")

@@ -11,7 +11,7 @@ import pytest
 
 from server.errors import Problem
 from server.protocol import ErrorCode
-from server.push.segments import Condition, SegmentIn
+from server.push.segments import Condition, SegmentDraft, SegmentIn
 from tests.unit.push_world import Shop, add_customer, days_ago
 
 
@@ -63,8 +63,8 @@ async def test_errors_say_what_went_wrong_and_change_nothing(shop: Shop) -> None
         (service.get("sg_nobody"), ErrorCode.NOT_FOUND, "no such segment"),
         (service.delete("sg_nobody"), ErrorCode.NOT_FOUND, "no such segment"),
         (service.members("sg_nobody", 10, 0), ErrorCode.NOT_FOUND, "no such segment"),
-        (service.preview(Condition(field="tier", op="gt", value="a"), 10, 0), ErrorCode.INVALID_REQUEST,
-         "bad rule"),
+        (service.preview(SegmentDraft(rules=Condition(field="tier", op="gt", value="a")), 10, 0),
+         ErrorCode.INVALID_REQUEST, "bad rule"),
     ):
         with pytest.raises(Problem) as caught:
             await call
@@ -78,8 +78,8 @@ async def test_members_preview_and_lapsed_page_by_shop_id(shop: Shop) -> None:
     page = await service.members(made.id, 1, 1)
     assert page.total == 2 and [c.external_id for c in page.customers] == ["gold2"]
     assert page.customers[0].name == "Gus" and page.customers[0].tags == []
-    preview = await service.preview(Condition(any=[Condition(field="tier", op="eq", value="silver"),
-                                                   Condition(field="tags", op="has_tag", value="vip")]), 10, 0)
+    preview = await service.preview(SegmentDraft(rules=Condition(any=[
+        Condition(field="tier", op="eq", value="silver"), Condition(field="tags", op="has_tag", value="vip")])), 10, 0)
     assert [c.external_id for c in preview.customers] == ["gold1", "silver1"]
     lapsed = await service.lapsed(90, 10, 0)
     assert (lapsed.total, [c.external_id for c in lapsed.customers]) == (1, ["gold1"])

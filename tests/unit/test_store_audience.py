@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def test_only_whitelisted_expressions_reach_sql_and_every_value_is_a_parameter()
                                       {"field": "attributes.city", "op": "in", "value": ["Oslo", sneaky]},
                                       {"field": "tags", "op": "has_tag", "value": sneaky}]}))
     assert sneaky not in sql
-    assert params == [sneaky, "Oslo", sneaky, sneaky]
+    # The tag goes twice: quoted as JSON for the substring search, then as itself for json_each.
+    assert params == [sneaky, "Oslo", sneaky, json.dumps(sneaky), sneaky]
     assert where(Everyone()) == ("1 = 1", [])
     assert where(Listed(())) == ("0 = 1", [])
     assert where(Listed(("a", "b"))) == ("customers.external_id IN (?,?)", ["a", "b"])
