@@ -301,7 +301,7 @@ function PreviewPanel({ save }) {
       ${found.length > 0 && html`<ul class="picker" role="listbox">${found.map((c) => html`
         <li key=${c.id}><button type="button" class="ghost small" data-testid="preview-result" onClick=${() => show(c)}>
           ${c.name || c.external_id} <span class="muted">${c.email || c.external_id}</span></button></li>`)}</ul>`}
-      ${customer && html`<p class="muted who">As <strong>${customer.name || customer.external_id}</strong> sees it:
+      ${customer && html`<p class="muted who">As <strong>${customer.name || customer.external_id}</strong> sees it:${" "}
         <button type="button" class="link" onClick=${() => show(customer)}>refresh</button></p>`}
       ${error && html`<p class="error" role="alert">${error}</p>`}
       ${preview && html`

@@ -10,7 +10,7 @@ import { go } from "../../../state/router.js";
 import { studioPath } from "../studio-screen.js";
 import { KIND_LABELS, StatusPill, audienceText, dateTime } from "./labels.js";
 
-const POLL_MS = 2000;
+const POLL_MS = 1500;
 const FUNNEL = [
   ["audience", "Audience"], ["eligible", "Eligible"], ["recipients", "Sent"], ["delivered", "Delivered"],
   ["opened", "Opened"], ["clicked", "Clicked"], ["redeemed", "Redeemed"],
