@@ -150,7 +150,7 @@ async def test_the_migration_indexes_and_counts_what_was_stored_before_it(tmp_pa
     db = Database(str(path))
     await db.open()
     try:
-        assert db.applied == ["0009_agent_workspace.sql"]
+        assert db.applied[0] == "0009_agent_workspace.sql"  # and any later migration
         [hit] = await TranscriptSearch(db).messages("bicycle", EVERYONE, 10)
         assert (hit.conversation.id, hit.seq) == ("c1", 1)
         assert (hit.conversation.agent_unread, hit.conversation.last_message_at) == (2, 50)
