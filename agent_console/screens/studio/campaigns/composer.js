@@ -94,7 +94,7 @@ export function Composer({ campaign, onChange }) {
   const [busy, setBusy] = useState(false);
   const [segments, setSegments] = useState([]);
   const [placeholders, setPlaceholders] = useState([]);
-  const focused = useRef("body");
+  const [target, setTarget] = useState("body"); // where a placeholder goes: the field last focused
   const fields = { title: useRef(null), body: useRef(null) };
   useEffect(() => {
     api("GET", "/api/v1/segments").then((r) => setSegments(r.segments || []), () => setSegments([]));
@@ -107,7 +107,7 @@ export function Composer({ campaign, onChange }) {
     const name = e.target.value;
     e.target.value = "";
     if (!name) return;
-    const key = focused.current;
+    const key = target;
     const box = fields[key].current;
     const token = `{{ ${name} }}`;
     const at = box && typeof box.selectionStart === "number" ? box.selectionStart : f[key].length;
@@ -186,13 +186,13 @@ export function Composer({ campaign, onChange }) {
                 ${placeholders.map((p) => html`<option value=${p.name} disabled=${p.voucher_only && !f.hasVoucher}
                   title=${p.description}>${p.name} — ${p.description}</option>`)}
               </select></label>
-            <small class="muted">into the ${focused.current} at the cursor</small>
+            <small class="muted">into the ${target} at the cursor</small>
           </div>
           <label class="wide">Title <input ref=${fields.title} data-testid="campaign-title" value=${f.title}
-            onInput=${input("title")} onFocus=${() => { focused.current = "title"; }} maxlength="1000" />
+            onInput=${input("title")} onFocus=${() => setTarget("title")} maxlength="1000" />
             <${FieldError} error=${error} slot="title" /></label>
           <label class="wide">Body <textarea ref=${fields.body} data-testid="campaign-body" rows="4" value=${f.body}
-            onInput=${input("body")} onFocus=${() => { focused.current = "body"; }} maxlength="5000"></textarea>
+            onInput=${input("body")} onFocus=${() => setTarget("body")} maxlength="5000"></textarea>
             <${FieldError} error=${error} slot="body" /></label>
           <label class="wide">Link <input data-testid="campaign-url" type="url" placeholder="https://…" value=${f.url} onInput=${input("url")} />
             <${FieldError} error=${error} slot="url" /></label>
