@@ -193,11 +193,27 @@ def test_a_marketer_writes_previews_sends_and_watches_an_offer(browser: Browser,
     expect(rows.nth(1).get_by_test_id("row-sent")).to_have_text("2")
     shot(mia, "studio-campaign-list-desktop")
 
+    # A birthday greeting: transactional, recurring on each customer's birthday at 09:00, started.
+    mia.get_by_test_id("campaign-new").click()
+    mia.get_by_test_id("campaign-name").fill("Birthdays")
+    mia.get_by_test_id("campaign-kind").select_option("greeting")
+    expect(mia.get_by_test_id("campaign-voucher")).not_to_be_checked()
+    expect(mia.get_by_test_id("campaign-recurring")).to_be_checked()
+    expect(mia.get_by_test_id("recurring-field")).to_have_value("birthday")
+    mia.get_by_test_id("consent-transactional").check()
+    mia.get_by_test_id("campaign-title").fill("Happy birthday, {{ customer.first_name }}!")
+    mia.get_by_test_id("campaign-body").fill("All the best from the shop.")
+    mia.get_by_test_id("campaign-send").click()
+    expect(mia.get_by_test_id("campaign-results").get_by_test_id("campaign-status")).to_have_text("Running")
+    expect(mia.get_by_test_id("stat-waiting")).to_contain_text("Waiting for their day")
+    expect(stat(mia, "audience")).to_have_text("4")
+    expect(mia.get_by_test_id("held-no_consent")).to_have_text("0")  # transactional: Cleo too
+
     # The same screens on a phone.
     phone = console_page(browser, shop_server, "mia@shop.test", AGENT_PASSWORD, "phone", errors)
-    expect(phone.get_by_test_id("campaign-row")).to_have_count(2)
+    expect(phone.get_by_test_id("campaign-row")).to_have_count(3)
     shot(phone, "studio-campaign-list-phone")
-    phone.get_by_test_id("campaign-row").first.get_by_role("link").click()
+    phone.get_by_test_id("campaign-row").filter(has_text="Copy of").get_by_role("link").click()
     phone.get_by_test_id("preview-search").fill("ann")
     expect(phone.get_by_test_id("preview-result")).to_have_count(1)
     phone.get_by_test_id("preview-search").press("Enter")  # the first customer found

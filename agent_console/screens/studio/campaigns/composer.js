@@ -103,6 +103,12 @@ export function Composer({ campaign, onChange }) {
   const set = (key, value) => { setF((old) => ({ ...old, [key]: value })); setDirty(true); };
   const input = (key) => (e) => set(key, e.target.type === "checkbox" ? e.target.checked : e.target.value);
 
+  // An offer comes with an e-voucher; other kinds start without one (a voucher makes it marketing).
+  const pickKind = (e) => {
+    const kind = e.target.value;
+    setF((old) => ({ ...old, kind, hasVoucher: kind === "offer" }));
+    setDirty(true);
+  };
   const insert = (e) => {
     const name = e.target.value;
     e.target.value = "";
@@ -167,7 +173,7 @@ export function Composer({ campaign, onChange }) {
         <form class="admin-form create campaign-form" onSubmit=${run(save)} data-testid="campaign-form" novalidate>
           <label class="wide">Name <input data-testid="campaign-name" value=${f.name} onInput=${input("name")} maxlength="200" />
             <${FieldError} error=${error} slot="name" /></label>
-          <label>Kind <select data-testid="campaign-kind" value=${f.kind} onChange=${input("kind")}>
+          <label>Kind <select data-testid="campaign-kind" value=${f.kind} onChange=${pickKind}>
             ${Object.entries(KIND_LABELS).map(([k, label]) => html`<option value=${k}>${label}</option>`)}</select>
             <${FieldError} error=${error} slot="kind" /></label>
           <fieldset class="consent" data-testid="campaign-consent">

@@ -131,7 +131,9 @@ export function Results({ campaign, onChange }) {
             note=${html`<span data-testid="held-reasons">no consent <b data-testid="held-no_consent">${s.no_consent}</b> ·
               frequency cap <b data-testid="held-frequency_cap">${s.frequency_cap}</b> ·
               expired <b data-testid="held-expired">${s.expired}</b></span>`} />
-          <${Stat} name="waiting" label="Waiting for next visit" value=${s.waiting} note="offline now: they get it when they come back" />
+          ${campaign.recurring
+            ? html`<${Stat} name="waiting" label="Waiting for their day" value=${s.waiting} note="greeted on their date, once a year" />`
+            : html`<${Stat} name="waiting" label="Waiting for next visit" value=${s.waiting} note="offline now: they get it when they come back" />`}
           <${Stat} name="recipients" label="Sent" value=${s.recipients} />
           <${Stat} name="delivered" label="Delivered" value=${s.delivered} />
           <${Stat} name="opened" label="Opened" value=${s.opened} />
