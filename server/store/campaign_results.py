@@ -67,18 +67,16 @@ class RecipientRow(msgspec.Struct):
     redeemed: bool
 
 
+# Numbered parameters (?1 the campaign, ?2 the bucket or the limit): each is used several times.
+_ACTION_COUNTS = ", ".join(
+    f"(SELECT COUNT(*) FROM notification_actions WHERE campaign_id = ?1 AND action = '{a}') AS {a}" for a in ACTIONS
+)
 _REACHED = f"""
 SELECT (SELECT COUNT(*) FROM notifications WHERE campaign_id = ?1) AS recipients,
        (SELECT COUNT(*) FROM campaign_holds h WHERE h.campaign_id = ?1 AND NOT EXISTS
           (SELECT 1 FROM notifications n WHERE n.customer_id = h.customer_id AND n.campaign_id = ?1)) AS capped,
-       {
-    ", ".join(
-        f"(SELECT COUNT(*) FROM notification_actions WHERE campaign_id = ?1 AND action = '{a}') AS {a}" for a in ACTIONS
-    )
-}
+       {_ACTION_COUNTS}
 """
-
-# Numbered parameters (?1 the campaign, ?2 the bucket or the limit): each used several times.
 _SENT_BUCKETS = """
 SELECT (created_at / ?2) * ?2 AS at, COUNT(*) AS n FROM notifications
 WHERE campaign_id = ?1 GROUP BY 1 ORDER BY 1
