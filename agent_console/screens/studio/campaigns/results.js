@@ -91,6 +91,7 @@ export function Results({ campaign, onChange }) {
   const funnelData = useMemo(() => [FUNNEL.map((_, i) => i), FUNNEL.map(([key]) => s[key] || 0)], [stats]);
   const timeOptions = useMemo(() => ({
     legend: { show: true },
+    padding: [10, 14, 0, 24], // room for the first time label's date under the axis
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     axes: [{}, { size: 40 }],
     series: [{}, ...LINES.map(([, label, colour]) => ({ label, stroke: colour, width: 2, points: { show: true, size: 4 } }))],
