@@ -27,14 +27,18 @@ class Problem(Exception):
 
     Raised by services and the edge alike; ws/ turns it into an `error` frame, api/ into an
     RFC 9457 problem response. Someone else's object is reported as NOT_FOUND, so ids cannot be
-    probed for existence.
+    probed for existence. `field`: the body's field at fault (dotted, `audience.days`), so a form
+    can show the message beside it.
     """
 
-    def __init__(self, code: ErrorCode, message: str, client_id: str | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, client_id: str | None = None, *, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.client_id = client_id
+        self.field = field
 
     @property
     def status(self) -> int:

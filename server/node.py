@@ -31,6 +31,7 @@ from server.mail.channel import MailChannel
 from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignService
 from server.push.customers import CustomerService
+from server.push.greetings import Greetings
 from server.push.hooks import CustomerActivity
 from server.push.inbox import InboxService, InboxStream
 from server.push.orders import OrderUpdates
@@ -46,6 +47,7 @@ from server.store import Database
 from server.store.agents import AgentStore
 from server.store.api_keys import ApiKeyStore
 from server.store.audience import AudienceStore
+from server.store.campaign_results import CampaignResultsStore
 from server.store.campaigns import CampaignStore, SegmentStore
 from server.store.canned_replies import CannedReplyStore
 from server.store.chat_writes import ChatWrites
@@ -90,7 +92,12 @@ class Node:
         self.vouchers = VoucherService(self._voucher_store)
         self.surveys = SurveyService(SurveyStore(self.db))
         self.campaigns = CampaignService(
-            self._campaign_store, self.segments, self._audience, self._customer_attributes, self.broker
+            self._campaign_store,
+            self.segments,
+            self._audience,
+            self._customer_attributes,
+            self.broker,
+            CampaignResultsStore(self.db),
         )
         self.scheduler = Scheduler(settings.scheduler_interval)
         self.passwords = Passwords(settings)
@@ -135,6 +142,7 @@ class Node:
         self.reminders: ReminderService
         self.broadcast: Broadcaster
         self.triggers: Triggers
+        self.greetings: Greetings
         self.activity: CustomerActivity
         self.visitor_tokens: VisitorTokens
         self.visitors: Visitors
@@ -180,10 +188,12 @@ class Node:
             self._campaign_store, self.segments, self._audience, self.inbox, self.hub, self.settings
         )
         self.triggers = Triggers(self.broadcast, self.shop_customers)
+        self.greetings = Greetings(self.broadcast, self.segments, self._audience)
         self.activity = self.triggers
         self.hub.on_reconnect(self.broadcast.catch_up)
         self.scheduler.add("campaigns", self.campaigns.start_due)
         self.scheduler.add("reminders", self.reminders.fire_due)
+        self.scheduler.add("greetings", self.greetings.greet_due)
         self.mail.open(
             secret_keys,
             chat=self.chat,

@@ -22,7 +22,7 @@ Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 EventKind = Literal["message", "note", "edit", "status", "assigned", "read", "rating"]
-NotificationKind = Literal["order", "offer", "news", "product", "promotion", "survey", "reminder"]
+NotificationKind = Literal["order", "offer", "news", "product", "promotion", "survey", "reminder", "greeting"]
 TrackAction = Literal["delivered", "opened", "clicked", "dismissed"]
 PropValue = Annotated[str, msgspec.Meta(max_length=500)] | int | float | bool
 ConversationStatus = Literal["waiting", "assigned", "closed"]

@@ -5,6 +5,7 @@ export class ApiError extends Error {
     super((problem && problem.detail) || `request failed (${status})`);
     this.status = status;
     this.code = problem && problem.code;
+    this.field = (problem && problem.field) || null; // the body's field at fault, dotted (audience.days)
   }
 }
 

@@ -1,20 +1,29 @@
-"""Campaigns for marketers and the shop's back end: write, preview, send or schedule, stop, follow."""
+"""Campaigns for marketers and the shop's back end: write, preview, send or schedule, pause, resume,
+stop, copy, follow live and export."""
 
 from __future__ import annotations
 
-import msgspec
+import datetime as dt
 
+from starlette.responses import Response
+
+from server.api.csv_export import Csv, csv_response
 from server.api.endpoint import Call, Query, Resource, shop
-from server.push.campaigns import CampaignIn, CampaignOut, PreviewIn, PreviewOut, SendIn, Stats
+from server.push.campaigns import (
+    CampaignIn,
+    CampaignList,
+    CampaignOut,
+    Placeholders,
+    PreviewIn,
+    PreviewOut,
+    SendIn,
+    Stats,
+)
 from server.push.surveys import SurveyResults
 
 resource = Resource("campaigns")
 # Marketers and admins in the console, or the shop's back end with the campaigns scope.
 CAMPAIGNS = shop("campaigns", "marketer", "admin")
-
-
-class CampaignList(msgspec.Struct):
-    campaigns: list[CampaignOut]
 
 
 @resource.endpoint(
@@ -43,7 +52,18 @@ async def create_campaign(call: Call) -> CampaignOut:
     },
 )
 async def list_campaigns(call: Call) -> CampaignList:
-    return CampaignList(campaigns=await call.node.campaigns.recent(call.query["limit"], call.query["offset"]))
+    return await call.node.campaigns.recent(call.query["limit"], call.query["offset"])
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/campaign-placeholders",
+    summary="The placeholders a campaign's title and body may use, as {{ name }}",
+    access=CAMPAIGNS,
+    response=Placeholders,
+)
+async def campaign_placeholders(call: Call) -> Placeholders:
+    return call.node.campaigns.placeholders()
 
 
 @resource.endpoint(
@@ -107,14 +127,84 @@ async def stop_campaign(call: Call) -> CampaignOut:
 
 
 @resource.endpoint(
+    "POST",
+    "/api/v1/campaigns/{campaign_id:str}/pause",
+    summary="Pause an active campaign: it delivers nothing until resumed",
+    access=CAMPAIGNS,
+    response=CampaignOut,
+)
+async def pause_campaign(call: Call) -> CampaignOut:
+    return await call.node.campaigns.pause(call.path["campaign_id"])
+
+
+@resource.endpoint(
+    "POST",
+    "/api/v1/campaigns/{campaign_id:str}/resume",
+    summary="Resume a paused campaign",
+    access=CAMPAIGNS,
+    response=CampaignOut,
+)
+async def resume_campaign(call: Call) -> CampaignOut:
+    return await call.node.campaigns.resume(call.path["campaign_id"])
+
+
+@resource.endpoint(
+    "POST",
+    "/api/v1/campaigns/{campaign_id:str}/duplicate",
+    summary="Copy a campaign into a new draft (a sent one can so be sent again)",
+    access=CAMPAIGNS,
+    response=CampaignOut,
+    status=201,
+)
+async def duplicate_campaign(call: Call) -> CampaignOut:
+    assert call.actor is not None  # noqa: S101
+    return await call.node.campaigns.duplicate(
+        call.path["campaign_id"], created_by=f"{call.actor.type}:{call.actor.id}"
+    )
+
+
+@resource.endpoint(
     "GET",
     "/api/v1/campaigns/{campaign_id:str}/stats",
-    summary="Recipients, delivered, opened, clicked, dismissed, redeemed",
+    summary="Results now: audience, eligible, held back (no consent, frequency cap, expired), waiting for"
+    " their next visit, recipients, delivered, opened, clicked, dismissed, redeemed, and totals over time",
     access=CAMPAIGNS,
     response=Stats,
 )
 async def campaign_stats(call: Call) -> Stats:
     return await call.node.campaigns.stats(call.path["campaign_id"])
+
+
+_EXPORT_HEADER = (
+    "customer_id", "name", "email", "status", "sent_at", "voucher_code",
+    "delivered", "opened", "clicked", "dismissed", "redeemed",
+)  # fmt: skip
+
+
+def _iso(ms: int | None) -> str | None:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds") if ms else None
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/campaigns/{campaign_id:str}/results.csv",
+    summary="Results per customer as CSV: who got it and what they did, who was held back",
+    access=CAMPAIGNS,
+    response=Csv,
+    query={"limit": Query(int, 100_000, "rows at most", low=1, high=1_000_000)},
+)
+async def campaign_results_csv(call: Call) -> Response:
+    campaign = await call.node.campaigns.get(call.path["campaign_id"])
+    rows = await call.node.campaigns.recipients(campaign.id, call.query["limit"])
+    return csv_response(
+        f"campaign-{campaign.id}.csv",
+        _EXPORT_HEADER,
+        (
+            (r.customer_id, r.name, r.email, r.status, _iso(r.sent_at), r.voucher_code,
+             int(r.delivered), int(r.opened), int(r.clicked), int(r.dismissed), int(r.redeemed))
+            for r in rows
+        ),
+    )  # fmt: skip
 
 
 @resource.endpoint(

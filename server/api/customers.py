@@ -1,4 +1,4 @@
-"""Customers for the shop's back end: upsert one, read one, import many (JSON lines or CSV)."""
+"""Customers for the shop's back end: upsert one, read one, find some, import many (JSON lines or CSV)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from starlette.requests import Request
 from server.api.endpoint import Call, Query, Resource, shop
 from server.errors import Problem
 from server.protocol import ErrorCode
-from server.push.customers import CustomerIn, CustomerOut, ImportResult, NotificationHistory
+from server.push.customers import CustomerIn, CustomerList, CustomerOut, ImportResult, NotificationHistory
 
 resource = Resource("customers")
 
@@ -27,6 +27,21 @@ def _source(call: Call) -> str:
 async def upsert_customer(call: Call) -> CustomerOut:
     body: CustomerIn = call.body
     return await call.node.shop_customers.upsert(call.path["external_id"], body, source=_source(call))
+
+
+@resource.endpoint(
+    "GET",
+    "/api/v1/customers",
+    summary="Find customers whose shop id, name or e-mail contains `q` (a picker's search)",
+    access=shop("customers", "admin", "marketer"),
+    response=CustomerList,
+    query={
+        "q": Query(str, "", "text to look for", max_length=100),
+        "limit": Query(int, 20, "at most", low=1, high=100),
+    },
+)
+async def find_customers(call: Call) -> CustomerList:
+    return await call.node.shop_customers.search(call.query["q"], call.query["limit"])
 
 
 @resource.endpoint(

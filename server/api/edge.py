@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -44,7 +45,24 @@ def problem_response(problem: Problem, status: int | None = None) -> Response:
         "detail": problem.message,
         "code": problem.code.value,
     }
+    if problem.field is not None:
+        body["field"] = problem.field
     return Response(encode(body), status_code=status, media_type="application/problem+json")
+
+
+_AT_PATH = re.compile(r"- at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`$")
+_MISSING = re.compile(r"missing required field `([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def field_of(message: str) -> str | None:
+    """The field msgspec names in a validation error (`... - at `$.audience.days``, or a
+    missing one), dotted: `audience.days`."""
+    found = _AT_PATH.search(message)
+    path = re.sub(r"\[(\d+)\]", r".\1", found.group(1)).lstrip(".") if found else ""
+    missing = _MISSING.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    return path or None
 
 
 def bearer(request: Request) -> str | None:
@@ -121,7 +139,7 @@ async def json_body(request: Request, model: Any, limit: int = MAX_BODY_BYTES) -
     try:
         return msgspec.json.decode(raw, type=model)
     except msgspec.ValidationError as exc:
-        raise Problem(ErrorCode.INVALID_REQUEST, str(exc)) from None
+        raise Problem(ErrorCode.INVALID_REQUEST, str(exc), field=field_of(str(exc))) from None
     except msgspec.DecodeError:
         raise Problem(ErrorCode.BAD_JSON, "body is not valid JSON") from None
     except RecursionError:

@@ -230,6 +230,7 @@ _PROBLEM = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "code": {"type": "string", "enum": [c.value for c in ErrorCode]},
+        "field": {"type": "string", "description": "the body's field at fault, dotted (`audience.days`), when known"},
     },
     "required": ["type", "title", "status", "detail", "code"],
 }

@@ -50,6 +50,7 @@ _KIND_OF: dict[str, NotificationKind] = {
     "promotion": "promotion",
     "survey": "survey",
     "reminder": "reminder",
+    "greeting": "greeting",
 }
 
 
@@ -100,12 +101,13 @@ class Broadcaster:
     async def _after_hint(self, campaign_id: str) -> None:
         heard = time.perf_counter()
         campaign = await self.reload(campaign_id)
-        if campaign is not None and campaign.trigger is None:
+        if campaign is not None and campaign.trigger is None and campaign.recurring is None:
             await self.deliver_to_connected(campaign)
             metrics.BROADCAST_SECONDS.observe(time.perf_counter() - heard)
 
     async def reload(self, campaign_id: str) -> CampaignOut | None:
-        """Read one campaign again: kept while active and unexpired, forgotten otherwise."""
+        """Read one campaign again: kept while active and unexpired, forgotten otherwise (paused,
+        stopped, expired): a paused campaign so reaches nobody, by any path, until resumed."""
         found = await self._campaigns.get(campaign_id)
         self._unusable.discard(campaign_id)
         if found is None or found.status != "active" or (found.expires_at is not None and found.expires_at <= now_ms()):
@@ -123,7 +125,7 @@ class Broadcaster:
         everyone connected here (idempotent: the dedupe key stops repeats)."""
         await self.reload_all()
         for campaign in self.running():
-            if campaign.trigger is None:
+            if campaign.trigger is None and campaign.recurring is None:
                 await self.deliver_to_connected(campaign)
 
     # -------------------------------------------------------------- delivery
@@ -167,9 +169,18 @@ class Broadcaster:
             if selection is None:
                 return 0
         dedupe_key = f"campaign:{campaign.id}" + (f":{occurrence}" if occurrence else "")
-        recipients = await self._audience.eligible(
-            customer_ids, selection, daily_cap=self._settings.frequency_cap_per_day, dedupe_key=dedupe_key
+        marketing = campaign.consent == "marketing"
+        caps = self._caps(campaign) if marketing else []
+        reach = await self._audience.reach(
+            customer_ids,
+            selection,
+            caps=[(cap.limit, cap.since) for cap in caps],
+            dedupe_key=dedupe_key,
+            consent_required=marketing,
         )
+        recipients = reach.eligible
+        if reach.capped:
+            await self._campaigns.hold(campaign.id, reach.capped, "frequency_cap")
         if not recipients and not here:
             return 0
         spec = campaign.voucher
@@ -195,7 +206,7 @@ class Broadcaster:
                     customer.id,
                     Draft(
                         kind=_KIND_OF[campaign.kind],
-                        marketing=True,
+                        marketing=marketing,
                         title=title,
                         body=body,
                         url=campaign.url,
@@ -217,11 +228,19 @@ class Broadcaster:
                 currency=spec.currency,
                 expires_at=voucher_expires,
             )
-        # The eligibility query above skips most of those past the cap cheaply; the store decides.
-        cap = DailyCap(self._settings.frequency_cap_per_day, now_ms() - _DAY_MS)
+        # The eligibility query above skips most of those past a cap cheaply; the store decides.
         if here:
-            return await self._inbox.deliver_here(customer_ids, drafts, dedupe_key, daily_cap=cap, vouchers=issued)
-        return await self._inbox.deliver(drafts, daily_cap=cap, vouchers=issued)
+            return await self._inbox.deliver_here(customer_ids, drafts, dedupe_key, caps=caps, vouchers=issued)
+        return await self._inbox.deliver(drafts, caps=caps, vouchers=issued)
+
+    def _caps(self, campaign: CampaignOut) -> list[DailyCap]:
+        """The shop's daily cap of marketing notifications, and the campaign's own if it has one."""
+        now = now_ms()
+        caps = [DailyCap(self._settings.frequency_cap_per_day, now - _DAY_MS)]
+        if campaign.frequency_cap is not None:
+            own = campaign.frequency_cap
+            caps.append(DailyCap(own.max, now - own.days * _DAY_MS))
+        return caps
 
     async def _selection(self, campaign: CampaignOut) -> Selection | None:
         """Whom the campaign's audience selects now; None when it cannot reach anyone (its

@@ -44,6 +44,10 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     ) = UNSET
 
 
+class CustomerList(msgspec.Struct):
+    customers: list[CustomerOut]
+
+
 class BulkCustomer(CustomerIn, forbid_unknown_fields=True):
     """One line of a bulk import: the shop's id plus the fields."""
 
@@ -307,6 +311,11 @@ class CustomerService:
 
     async def get(self, external_id: str) -> CustomerOut:
         return customer_out(await self.find(external_id))
+
+    async def search(self, text: str, limit: int) -> CustomerList:
+        """Identified customers whose shop id, name or e-mail contains `text` (a picker's search),
+        by the shop's id."""
+        return CustomerList(customers=[customer_out(c) for c in await self._store.search(text.strip(), limit)])
 
     async def upsert(self, external_id: str, body: CustomerIn, *, source: str) -> CustomerOut:
         """Create the customer, or change the fields `body` names; `source` is kept with a

@@ -29,12 +29,13 @@ class InboxService:
         *,
         daily_cap: DailyCap | None = None,
         vouchers: VoucherBatch | None = None,
+        caps: Sequence[DailyCap] = (),
     ) -> int:
         """Store, then publish. Returns how many notifications were new (duplicates by key, and
         marketing past `daily_cap`, are not stored). `vouchers`: the codes the drafts carry,
         stored with them, only for the customers whose notification was stored.
         """
-        stored, deliveries = await self._inbox.append(drafts, daily_cap=daily_cap, vouchers=vouchers)
+        stored, deliveries = await self._inbox.append(drafts, daily_cap=daily_cap, vouchers=vouchers, caps=caps)
         await self.publish(deliveries)
         return stored
 
@@ -46,6 +47,7 @@ class InboxService:
         *,
         daily_cap: DailyCap | None = None,
         vouchers: VoucherBatch | None = None,
+        caps: Sequence[DailyCap] = (),
     ) -> int:
         """A broadcast's share for the customers connected to this process: store, then hand
         this process's sockets what the broadcast holds for each of them (stored now, or a
@@ -54,7 +56,7 @@ class InboxService:
         per broadcast, not one message per recipient. Returns how many were new.
         """
         stored, deliveries = await self._inbox.append_for_connected(
-            customer_ids, drafts, dedupe_key, daily_cap=daily_cap, vouchers=vouchers
+            customer_ids, drafts, dedupe_key, daily_cap=daily_cap, vouchers=vouchers, caps=caps
         )
         self._local.deliver(self._envelopes(deliveries))
         metrics.BROADCAST_DELIVERIES.inc(len(deliveries))

@@ -330,14 +330,18 @@ def _check(source: str, field: str, with_voucher: bool, allowed: frozenset[str],
         names = meta.find_undeclared_variables(parsed)  # compiles it: an unknown filter is found here
     except TemplateError as exc:
         why = getattr(exc, "message", None) or exc  # the message alone, not Jinja's source excerpt
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template syntax error: {why}") from None
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template syntax error: {why}", field=field) from None
     unknown = names - allowed
     if unknown:
         raise Problem(
-            ErrorCode.INVALID_REQUEST, f"{field}: unknown variable(s) {', '.join(sorted(unknown))}; {allowed_note}"
+            ErrorCode.INVALID_REQUEST,
+            f"{field}: unknown variable(s) {', '.join(sorted(unknown))}; {allowed_note}",
+            field=field,
         )
     if "voucher" in names and not with_voucher:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: uses `voucher`, but this campaign gives no voucher")
+        raise Problem(
+            ErrorCode.INVALID_REQUEST, f"{field}: uses `voucher`, but this campaign gives no voucher", field=field
+        )
     sample = _sample()
     if not with_voucher:
         sample["voucher"] = None
@@ -369,13 +373,14 @@ def render(source: str, context: dict[str, Any], *, field: str) -> str:
             _tick()
             pieces.append(piece)
     except TemplateTooCostly as exc:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template too costly: {exc.message}") from None
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template too costly: {exc.message}", field=field) from None
     except RecursionError:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: template too costly: recursion too deep") from None
+        too_deep = f"{field}: template too costly: recursion too deep"
+        raise Problem(ErrorCode.INVALID_REQUEST, too_deep, field=field) from None
     except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {exc}") from None
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {exc}", field=field) from None
     except Exception as exc:  # whatever else a template does wrong is the template's fault, not a 500
-        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {type(exc).__name__}: {exc}") from None
+        raise Problem(ErrorCode.INVALID_REQUEST, f"{field}: {type(exc).__name__}: {exc}", field=field) from None
     finally:
         _budget.reset(token)
     return "".join(pieces).strip()[:MAX_OUTPUT]

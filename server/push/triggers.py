@@ -38,7 +38,8 @@ class Triggers(CustomerActivity):
 
     async def on_connect(self, customer_id: str) -> None:
         for campaign in self._broadcast.running():
-            if campaign.trigger is None:
+            # A recurring campaign goes out on each customer's date (push/greetings.py), not on connect.
+            if campaign.trigger is None and campaign.recurring is None:
                 await self._broadcast.deliver(campaign, [customer_id])
 
     async def on_page_view(self, customer_id: str, connection: int, url: str) -> None:

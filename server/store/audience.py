@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 
@@ -354,25 +354,90 @@ class AudienceStore:
         daily_cap: int,
         dedupe_key: str,
     ) -> list[CustomerDetails]:
-        """Of these customers (internal ids), those a campaign may reach now: identified,
-        consenting to marketing, selected, not holding `dedupe_key` yet, and under `daily_cap`
-        marketing notifications in the last 24 hours."""
-        sql, params = where(selection)
+        """Of these customers (internal ids), those a marketing campaign may reach now:
+        identified, consenting to marketing, selected, not holding `dedupe_key` yet, and under
+        `daily_cap` marketing notifications in the last 24 hours."""
         since = now_ms() - _DAY_MS
-        found: list[CustomerDetails] = []
+        reach = await self.reach(customer_ids, selection, caps=[(daily_cap, since)], dedupe_key=dedupe_key)
+        return reach.eligible
+
+    async def reach(
+        self,
+        customer_ids: Sequence[str],
+        selection: Selection,
+        *,
+        caps: Sequence[tuple[int, int]],
+        dedupe_key: str,
+        consent_required: bool = True,
+    ) -> Reach:
+        """Of these customers (internal ids), those a campaign may reach now, and those it holds
+        back for a cap. Reached: identified, selected, not holding `dedupe_key` yet, consenting to
+        marketing if `consent_required`, and under every cap: (at most this many marketing
+        notifications, stored after this time in ms). Held back: the same but past a cap."""
+        sql, params = where(selection)
+        consent = "AND marketing_consent = 1" if consent_required else ""
+        if len(caps) > 2:
+            raise ValueError("at most two caps")
+        counts = "".join(
+            f", (SELECT COUNT(*) FROM notifications n WHERE n.customer_id = customers.id AND n.marketing = 1"
+            f" AND n.created_at > ?) AS recent_{i}"
+            if i < len(caps)
+            else f", 0 AS recent_{i}"
+            for i in range(2)
+        )
+        reached: list[CustomerDetails] = []
+        capped: list[str] = []
         for start in range(0, len(customer_ids), _CHUNK):
             chunk = list(customer_ids[start : start + _CHUNK])
             marks = ",".join("?" * len(chunk))
             rows = await self.db.fetchall(
                 f"""
-                SELECT {_DETAILS} FROM customers
-                WHERE id IN ({marks}) AND external_id IS NOT NULL AND marketing_consent = 1 AND ({sql})
+                SELECT {_DETAILS}{counts} FROM customers
+                WHERE id IN ({marks}) AND external_id IS NOT NULL {consent} AND ({sql})
                   AND NOT EXISTS (SELECT 1 FROM notifications n
                                   WHERE n.customer_id = customers.id AND n.dedupe_key = ?)
-                  AND (SELECT COUNT(*) FROM notifications n
-                       WHERE n.customer_id = customers.id AND n.marketing = 1 AND n.created_at > ?) < ?
                 """,
-                [*chunk, *params, dedupe_key, since, daily_cap],
+                [*(since for _, since in caps), *chunk, *params, dedupe_key],
             )
-            found += records(rows, CustomerDetails)
-        return found
+            for found in records(rows, _Counted):
+                recent = (found.recent_0, found.recent_1)
+                if any(recent[i] >= limit for i, (limit, _) in enumerate(caps)):
+                    capped.append(found.id)
+                else:
+                    reached.append(found)
+        return Reach(reached, capped)
+
+    async def on_days(
+        self, selection: Selection, date_field: str, days: Sequence[str], limit: int
+    ) -> list[CustomerDetails]:
+        """Selected customers whose date `date_field` (`birthday`, or `attributes.<name>` holding
+        YYYY-MM-DD or MM-DD) falls on one of `days` (MM-DD), by the shop's id, at most `limit`."""
+        match = _ATTRIBUTE.match(date_field)
+        if match:
+            day = f"substr(json_extract(customers.attributes, '$.{match.group(1)}'), -5)"
+        elif date_field == "birthday":
+            # The expression (and condition) of the customers_birthday_day index.
+            day = "customers.birthday IS NOT NULL AND substr(customers.birthday, 6, 5)"
+        else:
+            raise BadRule(f"{date_field!r} is not a date field; use birthday or attributes.<name>")
+        if not days:
+            return []
+        sql, params = where(selection)
+        rows = await self.db.fetchall(
+            f"SELECT {_DETAILS} FROM customers WHERE external_id IS NOT NULL AND {day} IN ({','.join('?' * len(days))})"
+            f" AND ({sql}) ORDER BY external_id LIMIT ?",
+            [*days, *params, limit],
+        )
+        return records(rows, CustomerDetails)
+
+
+class _Counted(CustomerDetails):
+    """A customer with their recent marketing notifications, one count per cap."""
+
+    recent_0: int = 0
+    recent_1: int = 0
+
+
+class Reach(NamedTuple):
+    eligible: list[CustomerDetails]
+    capped: list[str]  # internal ids of those selected but past a cap

@@ -3,15 +3,17 @@
 Guarantees:
 - Every method is one statement or one write transaction: a caller never sees half of a write.
 - A campaign's status moves only draft -> scheduled -> active -> stopped (draft may start at
-  once, scheduled may go back to being changed), each move a conditional UPDATE: of callers
-  racing to move one campaign, on any number of processes, exactly one gets True.
+  once, scheduled may go back to being changed; active and paused go back and forth, and a
+  paused one may be stopped), each move a conditional UPDATE: of callers racing to move one
+  campaign, on any number of processes, exactly one gets True.
   `start_due` activates each scheduled campaign once, for whichever process claims it first.
 - `active()` is what is active and unexpired at the time of the read; a caller that caches it
   must re-read a campaign when told it changed (push/broadcast.py does, on each hint).
 - A segment name is unique: creating or renaming onto a taken name raises `NameTaken` and
   changes nothing.
-- The campaign's `audience`, `voucher` and `trigger` are kept as the JSON the push engine wrote
-  (its models); this module never reads inside them.
+- The campaign's `audience`, `voucher`, `trigger`, `frequency_cap` and `recurring` are kept as
+  the JSON the push engine wrote (its models); this module never reads inside them.
+- `hold` remembers a customer a campaign could not reach, once per campaign and customer.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import msgspec
 
 from server.ids import new_id, now_ms
 from server.store.audience import Condition
-from server.store.db import Database, record, records
+from server.store.db import Database, Tx, record, records
 
 
 class NameTaken(Exception):
@@ -52,6 +54,9 @@ class CampaignFields(msgspec.Struct, kw_only=True):
     survey: str | None = None  # JSON: a survey campaign's questions
     # E-mail to whoever did not see it live by then (mail/fallback.py); None: no e-mail.
     email_after: int | None = None
+    consent: str = "marketing"  # or "transactional": sent without marketing consent, outside caps
+    frequency_cap: str | None = None  # JSON: the campaign's own cap, besides the shop's daily one
+    recurring: str | None = None  # JSON: a yearly date of each customer's (a birthday greeting)
 
 
 class CampaignRecord(msgspec.Struct):
@@ -73,6 +78,11 @@ class CampaignRecord(msgspec.Struct):
     updated_at: int
     survey: str | None  # JSON
     email_after: int | None
+    consent: str
+    frequency_cap: str | None  # JSON
+    recurring: str | None  # JSON
+    paused_at: int | None
+    copied_from: str | None
 
 
 class CampaignCounts(msgspec.Struct):
@@ -137,14 +147,15 @@ class CampaignStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, fields: CampaignFields, *, created_by: str) -> str:
-        """A new draft."""
+    async def create(self, fields: CampaignFields, *, created_by: str, copied_from: str | None = None) -> str:
+        """A new draft (a copy of `copied_from`, if given)."""
         campaign_id = new_id("cp")
         now = now_ms()
         columns = {
             **msgspec.structs.asdict(fields),
             "id": campaign_id,
             "status": "draft",
+            "copied_from": copied_from,
             "created_by": created_by,
             "created_at": now,
             "updated_at": now,
@@ -171,8 +182,32 @@ class CampaignStore:
         return await self._move(campaign_id, fields, ("draft", "scheduled"))
 
     async def stop(self, campaign_id: str) -> bool:
-        """A scheduled or active campaign reaches nobody else."""
-        return await self._move(campaign_id, {"status": "stopped"}, ("scheduled", "active"))
+        """A scheduled, active or paused campaign reaches nobody else."""
+        return await self._move(
+            campaign_id, {"status": "stopped", "paused_at": None}, ("scheduled", "active", "paused")
+        )
+
+    async def pause(self, campaign_id: str) -> bool:
+        """An active campaign reaches nobody until it is resumed."""
+        return await self._move(campaign_id, {"status": "paused", "paused_at": now_ms()}, ("active",))
+
+    async def resume(self, campaign_id: str) -> bool:
+        """A paused campaign is active again."""
+        return await self._move(campaign_id, {"status": "active", "paused_at": None}, ("paused",))
+
+    async def hold(self, campaign_id: str, customer_ids: list[str], reason: str) -> None:
+        """These customers (internal ids) were held back by the campaign for `reason`."""
+        if not customer_ids:
+            return
+        now = now_ms()
+        rows = [(campaign_id, cid, reason, now) for cid in customer_ids]
+
+        def work(tx: Tx) -> None:
+            tx.executemany(
+                "INSERT OR IGNORE INTO campaign_holds (campaign_id, customer_id, reason, at) VALUES (?, ?, ?, ?)", rows
+            )
+
+        await self.db.write(work)
 
     async def _move(self, campaign_id: str, fields: dict[str, object], only_status: tuple[str, ...]) -> bool:
         assignments = ", ".join(f"{name} = ?" for name in fields)

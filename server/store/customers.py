@@ -158,6 +158,18 @@ class CustomerAttributesStore:
         row = await self.db.fetchone(f"SELECT {_PUSH_COLUMNS} FROM customers WHERE external_id = ?", (external_id,))
         return record(row, CustomerDetails) if row else None
 
+    async def search(self, text: str, limit: int) -> list[CustomerDetails]:
+        """Identified customers whose shop id, name or e-mail contains `text` (case-insensitive
+        for ASCII), by the shop's id; the first `limit`."""
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self.db.fetchall(
+            f"SELECT {_PUSH_COLUMNS} FROM customers WHERE external_id IS NOT NULL"
+            " AND (external_id LIKE ?1 ESCAPE '\\' OR name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\')"
+            " ORDER BY external_id LIMIT ?2",
+            (like, limit),
+        )
+        return records(rows, CustomerDetails)
+
     async def by_ids(self, customer_ids: list[str]) -> list[CustomerDetails]:
         found: list[CustomerDetails] = []
         for start in range(0, len(customer_ids), 500):

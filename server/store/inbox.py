@@ -210,15 +210,17 @@ class InboxStore:
         *,
         daily_cap: DailyCap | None = None,
         vouchers: VoucherBatch | None = None,
+        caps: Sequence[DailyCap] = (),
     ) -> tuple[int, list[Delivery]]:
         """Store drafts for customers (internal ids), with the vouchers of `vouchers` for those
-        whose draft was stored. Returns how many were stored, and what to publish: every
+        whose draft was stored (`caps`: more caps besides `daily_cap`, all of them kept).
+        Returns how many were stored, and what to publish: every
         notification stored for those customers by this transaction, read back in it."""
         if not drafts:
             return 0, []
 
         def work(tx: Tx) -> tuple[int, list[Delivery]]:
-            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
+            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap, caps=caps)
             if not appended.customer_ids:
                 return 0, []
             if vouchers is not None:
@@ -235,6 +237,7 @@ class InboxStore:
         *,
         daily_cap: DailyCap | None = None,
         vouchers: VoucherBatch | None = None,
+        caps: Sequence[DailyCap] = (),
     ) -> tuple[int, list[Delivery]]:
         """A broadcast's share for customers connected to one process: store `drafts` (all with
         `dedupe_key`), then return, for each of `customer_ids` who holds it, the notification
@@ -245,7 +248,7 @@ class InboxStore:
             return 0, await self.with_key(customer_ids, dedupe_key)
 
         def work(tx: Tx) -> tuple[int, list[Delivery]]:
-            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap)
+            appended = InboxStore.append_many(tx, drafts, daily_cap=daily_cap, caps=caps)
             if vouchers is not None and appended.customer_ids:
                 _issue(tx, vouchers, appended)
             fresh = set(appended.customer_ids)
@@ -261,14 +264,18 @@ class InboxStore:
         return await self.db.write(work)
 
     @staticmethod
-    def append_many(tx: Tx, drafts: Sequence[tuple[str, Draft]], *, daily_cap: DailyCap | None = None) -> Appended:
+    def append_many(
+        tx: Tx, drafts: Sequence[tuple[str, Draft]], *, daily_cap: DailyCap | None = None, caps: Sequence[DailyCap] = ()
+    ) -> Appended:
         """Store drafts for customers, in the caller's transaction (inside store/ only: services
         call `append`, the reminders' firing runs this in its own); duplicates by key are skipped
         (against what is stored and within the batch). Several drafts for one customer get
         consecutive seqs in batch order. With `daily_cap`, a marketing draft for a customer who
         reached it is skipped: decided here, in the write transaction, so campaigns racing to one
-        customer from several tasks or processes cannot together pass it.
+        customer from several tasks or processes cannot together pass it. `caps`: more caps (a
+        campaign's own), each kept the same way.
         """
+        every_cap = [*([daily_cap] if daily_cap is not None else []), *caps]
         now = now_ms()
         stored: list[str] = []
         seqs: list[int] = []
@@ -283,18 +290,21 @@ class InboxStore:
             if keys:
                 found = tx.execute(_KEYS_HELD.format(marks, ",".join("?" * len(keys))), (*customers, *keys))
                 held = {(r[0], r[1]) for r in found}
-            marketing: dict[str, int] = {}
-            if daily_cap is not None and any(d.marketing for _, d in batch):
-                found = tx.execute(_MARKETING_SINCE.format(marks), (*customers, daily_cap.since))
-                marketing = {r[0]: r[1] for r in found}
+            marketing: list[dict[str, int]] = []
+            if every_cap and any(d.marketing for _, d in batch):
+                for cap in every_cap:
+                    found = tx.execute(_MARKETING_SINCE.format(marks), (*customers, cap.since))
+                    marketing.append({r[0]: r[1] for r in found})
             rows: list[tuple[Any, ...]] = []
             for cid, d in batch:
                 if d.dedupe_key is not None and (cid, d.dedupe_key) in held:
                     continue
-                if daily_cap is not None and d.marketing:
-                    if marketing.get(cid, 0) >= daily_cap.limit:
+                if marketing and d.marketing:
+                    pairs = zip(every_cap, marketing, strict=True)
+                    if any(held_now.get(cid, 0) >= cap.limit for cap, held_now in pairs):
                         continue
-                    marketing[cid] = marketing.get(cid, 0) + 1
+                    for held_now in marketing:
+                        held_now[cid] = held_now.get(cid, 0) + 1
                 if d.dedupe_key is not None:
                     held.add((cid, d.dedupe_key))
                 stored.append(cid)

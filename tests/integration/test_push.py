@@ -245,7 +245,9 @@ async def test_tracking_counts_each_action_once(shop: Shop) -> None:
     await ann.send(type="notification.track", seq=seq + 100, action="opened")
     assert (await ann.wait_type("error"))["code"] == "not_found"
     stats = await shop.call("GET", f"/api/v1/campaigns/{campaign['id']}/stats", 200)
-    assert stats == {"recipients": 1, "delivered": 1, "opened": 1, "clicked": 1, "dismissed": 0, "redeemed": 0}
+    counts = {k: stats[k] for k in ("recipients", "delivered", "opened", "clicked", "dismissed", "redeemed")}
+    assert counts == {"recipients": 1, "delivered": 1, "opened": 1, "clicked": 1, "dismissed": 0, "redeemed": 0}
+    assert (stats["audience"], stats["eligible"], stats["waiting"]) == (1, 1, 0)
     history = await shop.call("GET", "/api/v1/customers/u1/notifications", 200)
     assert history["notifications"][0]["actions"] == ["clicked", "delivered", "opened"]
 
@@ -335,8 +337,10 @@ async def test_templates_are_checked_before_sending_and_previewed(shop: Shop) ->
     draft = await shop.campaign(send=False, title="Hi {{ customer.first_name }}",
                                 body="{{ customer.loyalty_points }} points")
     preview = await shop.call("POST", f"/api/v1/campaigns/{draft['id']}/preview", 200, json={"customer_id": "u1"})
+    notification = preview.pop("notification")
     assert preview == {"customer_id": "u1", "title": "Hi Ann", "body": "42 points", "in_audience": True,
-                       "marketing_consent": True}
+                       "marketing_consent": True, "held_back": None}
+    assert (notification["title"], notification["body"], notification["kind"]) == ("Hi Ann", "42 points", "offer")
     assert (await shop.call("POST", f"/api/v1/campaigns/{draft['id']}/preview", 404,
                             json={"customer_id": "nobody"}))["code"] == "not_found"
 

@@ -17,11 +17,13 @@ from server.protocol import VoucherInfo
 from server.push.broadcast import Broadcaster
 from server.push.campaigns import CampaignIn, CampaignOut, CampaignService
 from server.push.customers import CustomerIn, CustomerService, columns_of
+from server.push.greetings import Greetings
 from server.push.inbox import InboxService
 from server.push.segments import SegmentService
 from server.push.vouchers import VoucherService
 from server.settings import Settings
 from server.store.audience import AudienceStore
+from server.store.campaign_results import CampaignResultsStore
 from server.store.campaigns import CampaignStore, SegmentStore
 from server.store.customers import CustomerAttributesStore
 from server.store.db import Database
@@ -94,11 +96,13 @@ class Shop:
         self.vouchers = VoucherService(VoucherStore(db))
         self.inbox = InboxService(self.inbox_store, self.broker, self.sockets)
         self.campaigns = CampaignService(
-            self.campaign_store, self.segments, self.audience, self.customer_store, self.broker
+            self.campaign_store, self.segments, self.audience, self.customer_store, self.broker,
+            CampaignResultsStore(db),
         )
         self.broadcast = Broadcaster(
             self.campaign_store, self.segments, self.audience, self.inbox, self.sockets, settings
         )
+        self.greetings = Greetings(self.broadcast, self.segments, self.audience)
 
     @classmethod
     async def open(cls, tmp_path: Path, sockets: Sockets | None = None, **settings: Any) -> Shop:
