@@ -167,7 +167,7 @@ export function Composer({ campaign, onChange }) {
         <a class="back" href=${studioPath("campaigns")}>← Campaigns</a>
         <h1>${saved ? saved.name : "New campaign"}</h1>
         <${StatusPill} status=${status} />
-        ${status === "scheduled" && html`<span class="muted">sends ${dateTime(saved.send_at)}</span>`}
+        ${status === "scheduled" && html`<span class="muted" data-testid="campaign-send-time">sends ${dateTime(saved.send_at)}</span>`}
       </div>
       <div class="composer-grid">
         <form class="admin-form create campaign-form" onSubmit=${run(save)} data-testid="campaign-form" novalidate>
@@ -304,7 +304,7 @@ function PreviewPanel({ save }) {
       <label class="preview-search">For customer <input data-testid="preview-search" type="search" value=${q}
         placeholder="Name, e-mail or id" onInput=${(e) => setQ(e.target.value)}
         onKeyDown=${(e) => { if (e.key === "Enter" && found.length) { e.preventDefault(); show(found[0]); } }} /></label>
-      ${found.length > 0 && html`<ul class="picker" role="listbox">${found.map((c) => html`
+      ${found.length > 0 && html`<ul class="customer-results" role="listbox" aria-label="Customers found">${found.map((c) => html`
         <li key=${c.id}><button type="button" class="ghost small" data-testid="preview-result" onClick=${() => show(c)}>
           ${c.name || c.external_id} <span class="muted">${c.email || c.external_id}</span></button></li>`)}</ul>`}
       ${customer && html`<p class="muted who">As <strong>${customer.name || customer.external_id}</strong> sees it:${" "}
