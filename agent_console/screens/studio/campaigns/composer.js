@@ -159,6 +159,24 @@ export function Composer({ campaign, onChange }) {
     }
   });
 
+  // A scheduled campaign starts by itself (the server's scheduler): then this screen gives way to
+  // its results, rather than offering a form the API would now refuse.
+  const scheduledAt = saved && saved.status === "scheduled" ? saved.send_at : null;
+  useEffect(() => {
+    if (scheduledAt === null) return undefined;
+    let live = true;
+    let timer = 0;
+    const look = () => api("GET", `/api/v1/campaigns/${encodeURIComponent(saved.id)}`).then((c) => {
+      if (!live) return;
+      if (c.status === "scheduled") { timer = setTimeout(look, 2000); return; }
+      setSaved(c);
+      if (onChange) onChange(c);
+      else replace(`${studioPath("campaigns", c.id)}?view=results`);
+    }, () => { if (live) timer = setTimeout(look, 5000); });
+    timer = setTimeout(look, Math.max(scheduledAt - Date.now(), 0) + 1000);
+    return () => { live = false; clearTimeout(timer); };
+  }, [scheduledAt]);
+
   const greeting = f.kind === "greeting";
   const status = saved ? saved.status : "draft";
   return html`
