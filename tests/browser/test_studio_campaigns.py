@@ -322,7 +322,7 @@ def test_a_marketer_caps_expires_and_schedules_through_the_composer(browser: Bro
     assert ann.notifications(quiet=0.3) == []
 
     # Moved to a few seconds from now (the input takes seconds too): the scheduler starts it by itself.
-    soon_ms = int(mia.evaluate("() => Date.now()")) // 1000 * 1000 + 4000
+    soon_ms = int(mia.evaluate("() => Date.now()")) // 1000 * 1000 + 5000
     mia.get_by_test_id("campaign-send-at").fill(str(mia.evaluate(LOCAL_INPUT, [soon_ms, True])))
     mia.get_by_test_id("campaign-schedule").click()
     expect(mia.get_by_test_id("campaign-send-time")).to_have_text(f"sends {mia.evaluate(DATE_TIME, soon_ms)}")
@@ -373,6 +373,7 @@ def test_a_marketer_caps_expires_and_schedules_through_the_composer(browser: Bro
 
     # The same on a phone: the cap and expiry in the composer of a copy, the held-back reasons in the results.
     phone = console_page(browser, shop_server, "mia@shop.test", AGENT_PASSWORD, "phone", errors)
+    expect(phone.get_by_test_id("campaign-row")).to_have_count(2)  # logged in
     phone.goto(f"{shop_server.base}/console#/studio/campaigns/{sale_id}")
     expect(phone.get_by_test_id("held-frequency_cap")).to_have_text("1")
     phone.get_by_test_id("stat-held").scroll_into_view_if_needed()
