@@ -3,7 +3,10 @@ offer with an e-voucher and placeholders, sees the API's problem beside its fiel
 one customer as the widget shows it, sends it to a segment; the customer on the shop's page gets
 it personalised (a card: opened), one outside the segment and one without consent get nothing (real
 widget sockets), and the results screen shows delivered, opened, clicked and redeemed going up
-live with the held-back reasons. Then the same screens on a 375 px phone; an agent sees no studio."""
+live with the held-back reasons. Then the same screens on a 375 px phone; an agent sees no studio.
+A second test sets a frequency cap and an expiry in the composer (read back through the API and
+after a reload), schedules a campaign (screen and API), lets the scheduler start it for a connected
+customer, and shows the cap holding that customer back from a second capped campaign."""
 
 from __future__ import annotations
 
