@@ -17,7 +17,9 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -50,7 +52,18 @@ def clone(tmp_path: Path) -> Path:
     return target
 
 
-def newcomer_env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temporary directory with a short path: the inner run's pytest nests its own under it, and
+    Chromium refuses a profile whose socket path is longer than a Unix socket's 108 bytes."""
+    made = Path(tempfile.mkdtemp(prefix="rq-", dir="/tmp"))
+    try:
+        yield made
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+
+
+def newcomer_env(tmp_path: Path, short_tmp: Path) -> dict[str, str]:
     """A login shell's environment whose python3 is Debian's; nothing of this session's (virtual
     environment, coverage's subprocess hooks, pytest's variables, RAPPORT_*)."""
     bin_dir = tmp_path / "bin"
@@ -58,11 +71,12 @@ def newcomer_env(tmp_path: Path) -> dict[str, str]:
     (bin_dir / "python3").symlink_to(SYSTEM_PYTHON)
     system_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     return {"PATH": f"{bin_dir}:{system_path}", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
-            "TMPDIR": str(tmp_path)}
+            "TMPDIR": str(short_tmp)}
 
 
 @pytest.mark.timeout(1200)
-def test_the_readme_commands_work_in_a_fresh_clone_with_debians_python(clone: Path, tmp_path: Path) -> None:
+def test_the_readme_commands_work_in_a_fresh_clone_with_debians_python(clone: Path, tmp_path: Path,
+                                                                     short_tmp: Path) -> None:
     assert Path(SYSTEM_PYTHON).exists()
     refused = subprocess.run([SYSTEM_PYTHON, "-m", "pip", "install", "--dry-run", "rapport"], capture_output=True,
                              text=True, timeout=60)
@@ -70,7 +84,7 @@ def test_the_readme_commands_work_in_a_fresh_clone_with_debians_python(clone: Pa
         "the system's python3 here is expected to refuse pip installs, as on stock Debian and Ubuntu")
     serve, test = readme_commands()
     assert serve == "./scripts/serve" and test == "./scripts/test"
-    env = newcomer_env(tmp_path)
+    env = newcomer_env(tmp_path, short_tmp)
 
     # 1. The run command: makes .venv with Debian's python3, installs, serves on the defaults.
     port = free_port()
