@@ -106,6 +106,7 @@ export function Transcript({ inbox, topics, id, focusSeq, onEdit, writable }) {
 
   const onScroll = () => {
     const el = box.current;
+    if (!el) return; // a scroll event queued before this transcript was taken down
     s.atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM;
     if (el.scrollTop < NEAR_TOP && !s.prepending) {
       if (start > 0) {
