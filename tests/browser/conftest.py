@@ -9,9 +9,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.support.live import ProcessServer, test_settings
+
+# What the page must come to show, it has 10 s to show (Playwright's default is 5): the suite runs
+# on two workers on two cores, and a busy box is slow, not wrong. The assertions are unchanged.
+expect.set_options(timeout=10_000)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Each browser test's screenshots (git-ignored): look at them before calling a screen done.
