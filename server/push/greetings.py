@@ -28,8 +28,9 @@ from server.store.customers import CustomerDetails
 
 log = logging.getLogger("rapport.campaigns")
 
-# Customers greeted per campaign and run at most; the rest on the next run, the same day.
-MAX_PER_RUN = 5000
+# Customers read per page: a run goes through every page of the day's candidates (the shop's id
+# orders them), so a day with more birthdays than a page holds still greets everyone.
+PAGE = 5000
 _UTC = zoneinfo.ZoneInfo("UTC")
 
 
@@ -85,25 +86,29 @@ class Greetings:
             {f"{d.month:02d}-{d.day:02d}" for d in dates}
             | ({"02-29"} if any(d.month == 2 and d.day == 28 and not _leap(d.year) for d in dates) else set())
         )
-        try:
-            selection = await selection_of(campaign.audience, self._segments)
-            candidates = await self._audience.on_days(selection, recurring.date_field, days, MAX_PER_RUN)
-        except BadRule as exc:
-            log.warning("campaign %s: %s", campaign.id, exc)
-            return 0
-        except Exception:
-            log.exception("campaign %s: its audience could not be read", campaign.id)
-            return 0
         at = dt.time.fromisoformat(recurring.local_time)
-        by_year: dict[int, list[str]] = defaultdict(list)
-        for customer in candidates:
-            year = self._their_day(customer, recurring.date_field, at, now)
-            if year is not None:
-                by_year[year].append(customer.id)
         greeted = 0
-        for year, ids in by_year.items():
-            greeted += await self._broadcast.deliver(campaign, ids, occurrence=str(year))
-        return greeted
+        after: str | None = None
+        while True:
+            try:
+                selection = await selection_of(campaign.audience, self._segments)
+                page = await self._audience.on_days(selection, recurring.date_field, days, PAGE, after)
+            except BadRule as exc:
+                log.warning("campaign %s: %s", campaign.id, exc)
+                return greeted
+            except Exception:
+                log.exception("campaign %s: its audience could not be read", campaign.id)
+                return greeted
+            by_year: dict[int, list[str]] = defaultdict(list)
+            for customer in page:
+                year = self._their_day(customer, recurring.date_field, at, now)
+                if year is not None:
+                    by_year[year].append(customer.id)
+            for year, ids in by_year.items():
+                greeted += await self._broadcast.deliver(campaign, ids, occurrence=str(year))
+            if len(page) < PAGE:
+                return greeted
+            after = page[-1].external_id
 
     @staticmethod
     def _their_day(customer: CustomerDetails, date_field: str, at: dt.time, now: int) -> int | None:

@@ -408,10 +408,11 @@ class AudienceStore:
         return Reach(reached, capped)
 
     async def on_days(
-        self, selection: Selection, date_field: str, days: Sequence[str], limit: int
+        self, selection: Selection, date_field: str, days: Sequence[str], limit: int, after: str | None = None
     ) -> list[CustomerDetails]:
         """Selected customers whose date `date_field` (`birthday`, or `attributes.<name>` holding
-        YYYY-MM-DD or MM-DD) falls on one of `days` (MM-DD), by the shop's id, at most `limit`."""
+        YYYY-MM-DD or MM-DD) falls on one of `days` (MM-DD), by the shop's id, at most `limit`,
+        those after the shop's id `after` (the next page)."""
         match = _ATTRIBUTE.match(date_field)
         if match:
             day = f"substr(json_extract(customers.attributes, '$.{match.group(1)}'), -5)"
@@ -424,9 +425,9 @@ class AudienceStore:
             return []
         sql, params = where(selection)
         rows = await self.db.fetchall(
-            f"SELECT {_DETAILS} FROM customers WHERE external_id IS NOT NULL AND {day} IN ({','.join('?' * len(days))})"
-            f" AND ({sql}) ORDER BY external_id LIMIT ?",
-            [*days, *params, limit],
+            f"SELECT {_DETAILS} FROM customers WHERE external_id IS NOT NULL AND external_id > ?"
+            f" AND ({day} IN ({','.join('?' * len(days))})) AND ({sql}) ORDER BY external_id LIMIT ?",
+            [after or "", *days, *params, limit],
         )
         return records(rows, CustomerDetails)
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from server.api.routes import endpoints
+from server.push import greetings
 from tests.support.live import AGENT_PASSWORD, LiveServer
 from tests.support.shop import Shop, notifications
 
@@ -240,3 +241,22 @@ async def test_an_agent_is_refused_on_every_studio_route(server: LiveServer) -> 
             path = path.replace("{external_id:str}", "u1")
             r = await http.request(ep.method, path, json={} if ep.method in ("POST", "PUT", "PATCH") else None)
             assert r.status_code == 403 and r.json()["code"] == "forbidden", (ep.method, ep.path, r.status_code)
+
+
+async def test_a_day_with_more_birthdays_than_a_page_greets_everyone(
+    server: LiveServer, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(greetings, "PAGE", 2)  # five customers over three pages
+    users = [f"c{n}" for n in range(5)]
+    for user in users:
+        await shop.customer(user, name=f"Cleo {user}", birthday="1991-06-01", timezone="UTC")
+    campaign = await shop.campaign(
+        name="Birthday", kind="greeting", consent="transactional", audience={"type": "all"},
+        title="Happy birthday, {{ customer.first_name }}!", body="From the shop.",
+        recurring={"date_field": "birthday", "local_time": "09:00"})
+    assert campaign["status"] == "active"
+    server.node.greetings.clock = lambda: at("2027-06-01T10:00:00+00:00")
+    await server.node.scheduler.run_once()
+    assert [await greetings_of(shop, u) for u in users] == [["Happy birthday, Cleo!"]] * 5
+    await server.node.scheduler.run_once()  # and each once
+    assert [len(await greetings_of(shop, u)) for u in users] == [1] * 5
