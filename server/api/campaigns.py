@@ -196,7 +196,7 @@ def _iso(ms: int | None) -> str | None:
 async def campaign_results_csv(call: Call) -> Response:
     campaign = await call.node.campaigns.get(call.path["campaign_id"])
     rows = await call.node.campaigns.recipients(campaign.id, call.query["limit"])
-    return csv_response(
+    return await csv_response(
         f"campaign-{campaign.id}.csv",
         _EXPORT_HEADER,
         (

@@ -46,4 +46,4 @@ async def support_report(call: Call) -> SupportReport:
 )
 async def support_report_csv(call: Call) -> Response:
     report = await _report(call)
-    return csv_response(f"support-{report.start}-{report.end}.csv", CSV_HEADER, csv_rows(report))
+    return await csv_response(f"support-{report.start}-{report.end}.csv", CSV_HEADER, csv_rows(report))

@@ -97,7 +97,7 @@ async def import_codes(call: Call) -> ImportOut:
 )
 async def export_codes(call: Call) -> Response:
     pool, codes = await call.node.voucher_pools.export(call.path["pool_id"])
-    return csv_response(
+    return await csv_response(
         f"voucher-pool-{pool.name}.csv",
         ["code", "status", "customer", "customer_name", "issued_at", "redeemed_at", "redeemed_order", "expires_at"],
         (

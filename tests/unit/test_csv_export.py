@@ -15,8 +15,9 @@ def test_cells_that_a_spreadsheet_would_run_get_an_apostrophe() -> None:
     assert cell(-5) == "-5" and cell(2.5) == "2.5" and cell(None) == "" and cell(True) == "true"
 
 
-def test_a_response_is_a_download_that_reads_back() -> None:
-    response = csv_response("report 2026/12.csv", ["name", "spent"], [["=cmd|' /C calc'!A0", 12], ["Ann, \"A\"", -3]])
+async def test_a_response_is_a_download_that_reads_back() -> None:
+    rows = [["=cmd|' /C calc'!A0", 12], ["Ann, \"A\"", -3]]
+    response = await csv_response("report 2026/12.csv", ["name", "spent"], rows)
     assert response.media_type == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == 'attachment; filename="report-2026-12.csv"'
     rows = list(csv.reader(io.StringIO(bytes(response.body).decode())))
